@@ -1,0 +1,39 @@
+"""TFDS access with an actionable error when data is missing (e.g. offline)."""
+from __future__ import annotations
+
+import os
+
+from common import env  # noqa: F401
+
+DATA_DIR_ENV = "TFDS_DATA_DIR"
+
+
+class DatasetMissingError(RuntimeError):
+    """A dataset is neither prepared locally nor downloadable."""
+
+
+def tfds_data_dir(data_dir: str | os.PathLike | None = None) -> str | None:
+    return str(data_dir) if data_dir else os.environ.get(DATA_DIR_ENV) or None
+
+
+def tfds_builder(name: str, data_dir: str | os.PathLike | None = None, download: bool = True):
+    """A prepared TFDS builder for `name`; downloads and prepares it when allowed and needed."""
+    import tensorflow_datasets as tfds
+
+    data_dir = tfds_data_dir(data_dir)
+    builder = tfds.builder(name, data_dir=data_dir)
+    if builder.is_prepared():
+        return builder
+    where = data_dir or f"the default {builder.data_dir_root}"
+    hint = (
+        f"TFDS dataset {name!r} is not prepared in {where}. Point ${DATA_DIR_ENV} (or --data-dir) at a "
+        f"TFDS data directory that holds {name}/{builder.version}, or run on a machine with internet "
+        f"access once so that `tfds.load({name!r})` can download and prepare it."
+    )
+    if not download:
+        raise DatasetMissingError(hint)
+    try:
+        builder.download_and_prepare()
+    except Exception as exc:
+        raise DatasetMissingError(f"{hint} (download failed: {type(exc).__name__}: {exc})") from exc
+    return builder

@@ -1,0 +1,97 @@
+"""Full-integer post-training quantization: int8 weights, activations, input and output."""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from common import env  # noqa: F401  (quiet TF before it is imported)
+from common.atomic import write_bytes, write_json
+from common.tflite import op_names, tensor_types
+
+# Tensor types a full-int8 graph may hold: int8 data, int32 biases and shape operands.
+ALLOWED_TENSOR_TYPES = frozenset({"INT8", "INT32"})
+
+
+class QuantizationError(RuntimeError):
+    """The converted graph is not full-int8."""
+
+
+def convert_int8(model, representative: Callable[[], Iterator[list]]) -> bytes:
+    """Convert a Keras model to a full-int8 flatbuffer (builtin int8 ops only, int8 I/O)."""
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative
+    # With only the int8 builtin op set the converter raises instead of leaving an op in float.
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    try:
+        return converter.convert()
+    except Exception as exc:
+        raise QuantizationError(f"full-int8 conversion of {model.name!r} failed: {exc}") from exc
+
+
+def compact(flatbuffer: bytes) -> bytes:
+    """Drop strings the runtimes never read: long fused tensor names become `t<i>` (I/O tensors
+    keep readable `input_<k>`/`output_<k>` names), signature defs and conversion metadata go.
+    Microcontroller flash is the budget; the Efinix reference files carry none of these either."""
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(flatbuffer))
+    model.description = None
+    model.signatureDefs = None
+    keep = []
+    for entry in model.metadata or []:
+        if entry.name in (b"min_runtime_version", "min_runtime_version"):
+            keep.append(entry)
+    model.metadata = keep
+    for subgraph in model.subgraphs:
+        subgraph.name = None
+        io_names = {i: f"input_{k}" for k, i in enumerate(subgraph.inputs)}
+        io_names.update({o: f"output_{k}" for k, o in enumerate(subgraph.outputs)})
+        for i, tensor in enumerate(subgraph.tensors):
+            tensor.name = io_names.get(i, f"t{i}")
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def check_int8(path: str | os.PathLike) -> None:
+    """Raise QuantizationError unless every tensor is int8/int32 and every op a builtin."""
+    types = tensor_types(path)
+    bad_types = {t: n for t, n in types.items() if t not in ALLOWED_TENSOR_TYPES}
+    custom = sorted({op for op in op_names(path) if op.startswith("CUSTOM:")})
+    if bad_types or custom:
+        raise QuantizationError(
+            f"{path} is not full-int8: non-int8 tensors {bad_types or 'none'}, custom ops {custom or 'none'}"
+        )
+
+
+def metadata_path(tflite_path: str | os.PathLike) -> Path:
+    """The sidecar JSON that records how a `.tflite` was quantized (calibration N, seed, PTQ time)."""
+    return Path(tflite_path).with_suffix(".quant.json")
+
+
+def quantize_int8(
+    model,
+    representative: Callable[[], Iterator[list]],
+    out_path: str | os.PathLike,
+    metadata: dict[str, Any] | None = None,
+) -> Path:
+    """Convert, verify and atomically write `out_path` (+ its metadata sidecar); nothing is written
+    if any check fails."""
+    start = time.perf_counter()
+    flatbuffer = compact(convert_int8(model, representative))
+    ptq_seconds = time.perf_counter() - start
+    out_path = Path(out_path)
+    probe = out_path.with_name(f".{out_path.name}.check")
+    try:
+        probe.parent.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(flatbuffer)
+        check_int8(probe)
+    finally:
+        probe.unlink(missing_ok=True)
+    write_json(metadata_path(out_path), {**(metadata or {}), "ptq_seconds": round(ptq_seconds, 2)})
+    return write_bytes(out_path, flatbuffer)

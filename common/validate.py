@@ -1,0 +1,98 @@
+"""Float-Keras vs int8-tflite comparison on the same preprocessed data, written to report.json."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from common.atomic import write_json
+from common.quantize import metadata_path
+from common.tflite import Runner, list_ops, tensor_types
+from common.weights import sha256_of
+
+
+def versions() -> dict[str, str]:
+    import ai_edge_litert
+    import keras
+    import tensorflow as tf
+
+    from importlib.metadata import version
+
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "ai_edge_litert": getattr(ai_edge_litert, "__version__", None) or version("ai-edge-litert"),
+        "numpy": np.__version__,
+    }
+
+
+def io_details(runner: Runner) -> dict[str, list[dict]]:
+    def describe(d: dict) -> dict:
+        scale, zero_point = d["quantization"]
+        return {"shape": [int(s) for s in d["shape"]], "dtype": np.dtype(d["dtype"]).name,
+                "scale": float(scale), "zero_point": int(zero_point)}
+
+    return {"inputs": [describe(d) for d in runner.inputs], "outputs": [describe(d) for d in runner.outputs]}
+
+
+def read_quantization_metadata(tflite_path: str | os.PathLike) -> dict[str, Any]:
+    path = metadata_path(tflite_path)
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def tflite_summary(path: str | os.PathLike) -> dict[str, Any]:
+    """What a report says about a `.tflite` file whatever the model: size, hash, ops, I/O."""
+    ops = list_ops(path)
+    types = tensor_types(path)
+    return {
+        "tflite": str(path),
+        "size_bytes": Path(path).stat().st_size,
+        "sha256": sha256_of(path),
+        "ops": ops,
+        "accelerated_op_fraction": sum(o["count"] for o in ops if o["accelerated"]) / max(1, sum(o["count"] for o in ops)),
+        "tensor_types": dict(types),
+        "all_int8": set(types) <= {"INT8", "INT32"},
+        **io_details(Runner(path)),
+    }
+
+
+def validate(
+    *,
+    model_name: str,
+    keras_model,
+    tflite_path: str | os.PathLike,
+    x: np.ndarray | list[np.ndarray],
+    y: Any,
+    metric_fn: Callable[[Any, Any], float],
+    metric_name: str,
+    report_path: str | os.PathLike,
+    higher_is_better: bool = True,
+    extra: dict[str, Any] | None = None,
+    batch_size: int = 64,
+) -> dict[str, Any]:
+    """Score the float model and the int8 file with `metric_fn(y, predictions)` on the same `x`."""
+    float_pred = keras_model.predict(x, batch_size=batch_size, verbose=0)
+    int8_pred = Runner(tflite_path).predict(x, batch_size=batch_size, progress=True)
+    metric_float = float(metric_fn(y, float_pred))
+    metric_int8 = float(metric_fn(y, int8_pred))
+    drop = metric_float - metric_int8 if higher_is_better else metric_int8 - metric_float
+    report = {
+        "model": model_name,
+        "metric": metric_name,
+        "higher_is_better": higher_is_better,
+        "metric_float": metric_float,
+        "metric_int8": metric_int8,
+        "drop": drop,
+        "n_eval": len(x[0] if isinstance(x, list) else x),
+        "quantization": read_quantization_metadata(tflite_path),
+        **tflite_summary(tflite_path),
+        "versions": versions(),
+        **(extra or {}),
+    }
+    write_json(report_path, report)
+    return report

@@ -1,0 +1,102 @@
+"""CIFAR-10 from TFDS as MLPerf Tiny's ResNet expects it: raw 0..255 float pixels."""
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import numpy as np
+
+from common.atomic import write_json
+from common.datasets import tfds_builder
+
+DATASET = "cifar10"
+CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+PAD = 4  # random-crop augmentation: pad 4 px per side, crop back to 32x32
+
+
+def preprocess(image, label):
+    """uint8 image -> float32 0..255 (no normalisation: the model was trained on raw pixels)."""
+    import tensorflow as tf
+
+    return tf.cast(image, tf.float32), label
+
+
+def augment(image, label, seed: int = 0):
+    import tensorflow as tf
+
+    padded = tf.pad(image, [[PAD, PAD], [PAD, PAD], [0, 0]], mode="REFLECT")
+    image = tf.image.random_crop(padded, tf.shape(image), seed=seed)
+    image = tf.image.random_flip_left_right(image, seed=seed)
+    return image, label
+
+
+def load_dataset(
+    split: str = "train",
+    *,
+    data_dir: str | os.PathLike | None = None,
+    batch_size: int | None = 32,
+    augment_data: bool = False,
+    shuffle: bool = False,
+    seed: int = 0,
+    download: bool = True,
+):
+    """A cached `tf.data` pipeline of (float32 image 0..255, int label); batched unless batch_size is None."""
+    import tensorflow as tf
+
+    builder = tfds_builder(DATASET, data_dir, download=download)
+    ds = builder.as_dataset(split=split, as_supervised=True, shuffle_files=False)
+    ds = ds.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE).cache()
+    if shuffle:
+        ds = ds.shuffle(10_000, seed=seed, reshuffle_each_iteration=True)
+    if augment_data:
+        ds = ds.map(lambda x, y: augment(x, y, seed), num_parallel_calls=tf.data.AUTOTUNE)
+    if batch_size:
+        ds = ds.batch(batch_size)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def load_arrays(split: str = "test", *, data_dir: str | os.PathLike | None = None, limit: int | None = None,
+                download: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """The whole split as NumPy arrays (x: N x 32 x 32 x 3 float32 0..255, y: N int64)."""
+    ds = load_dataset(split, data_dir=data_dir, batch_size=None, download=download)
+    if limit:
+        ds = ds.take(limit)
+    xs, ys = [], []
+    for x, y in ds.as_numpy_iterator():
+        xs.append(x)
+        ys.append(y)
+    if not xs:
+        raise ValueError(f"{DATASET} split {split!r} is empty")
+    return np.stack(xs), np.asarray(ys, dtype=np.int64)
+
+
+def describe(data_dir: str | os.PathLike | None = None, download: bool = True) -> dict:
+    """Split sizes and class names of the prepared dataset (the Make chain's data step)."""
+    builder = tfds_builder(DATASET, data_dir, download=download)
+    info = builder.info
+    return {
+        "dataset": DATASET,
+        "version": str(info.version),
+        "data_dir": str(builder.data_dir),
+        "splits": {name: split.num_examples for name, split in info.splits.items()},
+        "class_names": list(info.features["label"].names),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=f"Check/prepare the TFDS {DATASET} dataset and record its summary.")
+    parser.add_argument("--data-dir", help="TFDS data directory (default: $TFDS_DATA_DIR or ~/tensorflow_datasets)")
+    parser.add_argument("--out", type=Path, help="write the summary JSON here (atomically)")
+    parser.add_argument("--no-download", action="store_true", help="fail instead of downloading")
+    args = parser.parse_args(argv)
+    summary = describe(args.data_dir, download=not args.no_download)
+    if tuple(summary["class_names"]) != CLASS_NAMES:
+        raise SystemExit(f"unexpected class names {summary['class_names']}")
+    if args.out:
+        write_json(args.out, summary)
+    print(summary)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""Top-1 accuracy of a ResNet-8 model (.keras, .h5 or .tflite) on CIFAR-10; prints one JSON line.
+
+    python -m models.resnet_cifar.evaluate --model build/resnet_cifar/model.tflite
+    python -m models.resnet_cifar.evaluate --model ../shared/pretrained/efinix/resnet_image_classify.tflite
+    python -m models.resnet_cifar.evaluate --model build/resnet_cifar/model.tflite \\
+        --float-model build/resnet_cifar/model.keras --report build/resnet_cifar/report.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+from common import env  # noqa: F401
+from common.training import load_model
+from common.evaluation import as_numpy, load_predictor
+from common.metrics import accuracy, confusion_matrix, per_class_accuracy, plot_confusion_matrix
+from models.resnet_cifar.data import CLASS_NAMES, load_arrays
+
+EVAL_SPLIT = "test"
+
+
+def evaluate(
+    model_path: str | os.PathLike,
+    *,
+    split: str = EVAL_SPLIT,
+    data_dir: str | os.PathLike | None = None,
+    confusion_png: str | os.PathLike | None = None,
+) -> dict:
+    """Accuracy, per-class accuracy and confusion matrix of any model file with the ResNet-8 interface."""
+    x, y = load_arrays(split, data_dir=data_dir)
+    pred = as_numpy(load_predictor(model_path)(x))
+    cm = confusion_matrix(y, pred, len(CLASS_NAMES))
+    if confusion_png:
+        plot_confusion_matrix(cm, CLASS_NAMES, confusion_png, title=Path(model_path).name)
+    return {
+        "model": str(model_path),
+        "split": split,
+        "n": int(len(y)),
+        "correct": int(cm.trace()),
+        "accuracy": accuracy(y, pred),
+        "per_class_accuracy": per_class_accuracy(cm, CLASS_NAMES),
+        "confusion_matrix": cm.tolist(),
+    }
+
+
+def validate_artifacts(
+    keras_path: str | os.PathLike,
+    tflite_path: str | os.PathLike,
+    report_path: str | os.PathLike,
+    *,
+    split: str = EVAL_SPLIT,
+    data_dir: str | os.PathLike | None = None,
+) -> dict:
+    """Float vs int8 on the same preprocessed test images -> report.json."""
+    from common.validate import validate
+
+    x, y = load_arrays(split, data_dir=data_dir)
+    return validate(
+        model_name="resnet_cifar",
+        keras_model=load_model(keras_path),
+        tflite_path=tflite_path,
+        x=x,
+        y=y,
+        metric_fn=accuracy,
+        metric_name=f"top1_accuracy (cifar10 {split})",
+        report_path=report_path,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True, help=".keras, .h5 or .tflite model with 32x32x3 input")
+    parser.add_argument("--split", default=EVAL_SPLIT, help="TFDS split (default: test)")
+    parser.add_argument("--data-dir", help="TFDS data directory")
+    parser.add_argument("--confusion-png", help="write the confusion matrix as a PNG")
+    parser.add_argument("--float-model", help="also compare with this float .keras model ...")
+    parser.add_argument("--report", help="... and write the comparison to this report.json")
+    args = parser.parse_args(argv)
+    if bool(args.float_model) != bool(args.report):
+        parser.error("--float-model and --report go together")
+    result = evaluate(args.model, split=args.split, data_dir=args.data_dir, confusion_png=args.confusion_png)
+    if args.report:
+        report = validate_artifacts(args.float_model, args.model, args.report, split=args.split,
+                                    data_dir=args.data_dir)
+        result.update({k: report[k] for k in ("metric_float", "metric_int8", "drop", "size_bytes")})
+    result.pop("confusion_matrix")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""Full-int8 PTQ of the trained ResNet-8, calibrated on seeded CIFAR-10 training images.
+
+    python -m models.resnet_cifar.quantize --model build/resnet_cifar/model.keras --out build/resnet_cifar/model.tflite
+"""
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from common import env  # noqa: F401
+from common.training import load_model
+from common.quantize import quantize_int8
+from common.representative import DEFAULT_N, DEFAULT_SEED, representative_dataset, sample_features
+from models.resnet_cifar.data import load_arrays
+
+CALIBRATION_SPLIT = "train[:90%]"  # never the test split
+
+
+def quantize(
+    model_path: str | os.PathLike,
+    out_path: str | os.PathLike,
+    *,
+    n: int = DEFAULT_N,
+    seed: int = DEFAULT_SEED,
+    split: str = CALIBRATION_SPLIT,
+    data_dir: str | os.PathLike | None = None,
+) -> Path:
+    model = load_model(model_path)
+    x, _ = load_arrays(split, data_dir=data_dir)
+    (calibration,) = sample_features(x, n, seed)
+    return quantize_int8(model, representative_dataset(calibration), out_path,
+                         metadata={"calibration_n": len(calibration), "calibration_seed": seed,
+                                   "calibration_split": split})
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True, help="trained .keras model")
+    parser.add_argument("--out", required=True, help="int8 .tflite to write")
+    parser.add_argument("--calibration-n", type=int, default=DEFAULT_N)
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--split", default=CALIBRATION_SPLIT, help="TFDS split to draw calibration images from")
+    parser.add_argument("--data-dir", help="TFDS data directory")
+    args = parser.parse_args(argv)
+    path = quantize(args.model, args.out, n=args.calibration_n, seed=args.seed, split=args.split,
+                    data_dir=args.data_dir)
+    print(f"wrote {path} ({path.stat().st_size} bytes)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""Train ResNet-8 on CIFAR-10 from scratch, or import MLPerf Tiny's pretrained weights and fine-tune.
+
+    python -m models.resnet_cifar.train --init pretrained --epochs 0 --out build/resnet_cifar/model.keras
+    python -m models.resnet_cifar.train --init scratch --epochs 500
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from common import env
+from common.training import STRATEGIES, get_strategy, save_model, standard_callbacks
+from common.weights import fetch
+from models.resnet_cifar.data import load_dataset
+from models.resnet_cifar.model import build_model
+
+
+@dataclass
+class TrainConfig:
+    init: str = "scratch"  # "scratch" or "pretrained" (MLPerf Tiny pretrainedResnet.h5)
+    epochs: int = 500  # MLPerf Tiny's schedule; 0 with --init pretrained = import only
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    lr_decay: float = 0.99  # per-epoch exponential decay, as MLPerf Tiny
+    train_split: str = "train[:90%]"
+    val_split: str = "train[90%:]"
+    seed: int = 0
+    steps_per_epoch: int | None = None  # cap for quick runs/tests
+    weights: str | None = None  # explicit path to pretrainedResnet.h5
+    data_dir: str | None = None
+    workdir: str = "build/resnet_cifar/train"
+    out: str = "build/resnet_cifar/model.keras"
+    strategy: str = "default"
+
+
+def load_pretrained(path: str | os.PathLike | None = None):
+    """Our ResNet-8 with the MLPerf Tiny reference weights (the .h5's layer order matches ours)."""
+    import keras
+
+    reference = keras.models.load_model(fetch("mlperf_resnet8", path), compile=False)
+    model = build_model()
+    model.set_weights(reference.get_weights())
+    return model
+
+
+def train(config: TrainConfig):
+    """Build or import the model, fit it for `config.epochs` and save it atomically to `config.out`."""
+    import keras
+
+    env.set_seed(config.seed)
+    with get_strategy(config.strategy).scope():
+        model = load_pretrained(config.weights) if config.init == "pretrained" else build_model()
+        schedule = keras.optimizers.schedules.ExponentialDecay(
+            config.learning_rate, decay_steps=config.steps_per_epoch or _steps(config), decay_rate=config.lr_decay
+        )
+        model.compile(
+            optimizer=keras.optimizers.Adam(schedule),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+    if config.epochs > 0:
+        train_ds = load_dataset(config.train_split, data_dir=config.data_dir, batch_size=config.batch_size,
+                                augment_data=True, shuffle=True, seed=config.seed)
+        val_ds = load_dataset(config.val_split, data_dir=config.data_dir, batch_size=256)
+        if config.steps_per_epoch:
+            train_ds = train_ds.repeat()
+        model.fit(
+            train_ds,
+            validation_data=val_ds,
+            epochs=config.epochs,
+            steps_per_epoch=config.steps_per_epoch,
+            callbacks=standard_callbacks(config.workdir),
+            verbose=2 if os.environ.get("CI") else 1,
+        )
+    save_model(model, config.out)
+    return model
+
+
+def _steps(config: TrainConfig) -> int:
+    from common.datasets import tfds_builder
+    from models.resnet_cifar.data import DATASET
+
+    builder = tfds_builder(DATASET, config.data_dir)
+    n = builder.info.splits[config.train_split].num_examples
+    return max(1, -(-n // config.batch_size))
+
+
+def parse_args(argv: list[str] | None = None) -> TrainConfig:
+    defaults = TrainConfig()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--init", choices=("scratch", "pretrained"), default=defaults.init,
+                        help="start from random weights or the MLPerf Tiny pretrainedResnet.h5")
+    parser.add_argument("--epochs", type=int, default=defaults.epochs)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
+    parser.add_argument("--lr-decay", type=float, default=defaults.lr_decay, help="per-epoch decay factor")
+    parser.add_argument("--train-split", default=defaults.train_split)
+    parser.add_argument("--val-split", default=defaults.val_split)
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--steps-per-epoch", type=int, default=defaults.steps_per_epoch)
+    parser.add_argument("--weights", default=defaults.weights, help="explicit path to pretrainedResnet.h5")
+    parser.add_argument("--data-dir", default=defaults.data_dir, help="TFDS data directory")
+    parser.add_argument("--workdir", default=defaults.workdir, help="checkpoints, resume state, TensorBoard logs")
+    parser.add_argument("--out", default=defaults.out, help="the trained .keras model")
+    parser.add_argument("--strategy", choices=STRATEGIES, default=defaults.strategy,
+                        help="tf.distribute strategy (multiworker reads $TF_CONFIG)")
+    args = parser.parse_args(argv)
+    return TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
+
+
+def main(argv: list[str] | None = None) -> None:
+    config = parse_args(argv)
+    train(config)
+    print(f"saved {config.out}")
+
+
+if __name__ == "__main__":
+    main()
