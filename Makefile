@@ -1,0 +1,78 @@
+# TinyML Model Zoo. `make help` lists the targets.
+# Every target creates/refreshes .venv from pyproject.toml by itself (stamp file).
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+BUILD  := build
+PYTEST_ARGS ?=
+
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONDONTWRITEBYTECODE = 1
+
+# Models that have a full pipeline in models/<name>/ (data, train, quantize, evaluate).
+MODELS := $(sort $(patsubst models/%/evaluate.py,%,$(wildcard models/*/evaluate.py)))
+COMMON := $(wildcard common/*.py)
+
+.DEFAULT_GOAL := help
+.PHONY: help venv test test-fast all clean $(MODELS:%=%.tflite) $(MODELS:%=clean-%)
+
+help: ## list the targets
+	@echo "TinyML Model Zoo -- full-int8 TFLite models for the Efinix TinyML Generator"
+	@echo
+	@echo "  make <model>.tflite   data -> train/import -> quantize -> validate, into build/<model>/"
+	@echo "                        models: $(MODELS)"
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_%.-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+venv: $(STAMP) ## create/refresh .venv from pyproject.toml
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	@touch $@
+
+test: $(STAMP) ## run all tests, including the slow end-to-end quality checks
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP) ## run the tests without the slow end-to-end checks
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+all: $(MODELS:%=%.tflite) ## build every model
+
+clean: ## remove build/ (keeps .venv)
+	rm -rf $(BUILD)
+
+# ---- per-model pipeline -----------------------------------------------------------------
+# Each model directory follows the same CLI contract; <MODEL>_*_ARGS variables adjust it.
+#   data.json    python -m models.<m>.data --out ...            (checks/prepares the dataset)
+#   model.keras  python -m models.<m>.train --out ... --workdir ... (train or import weights)
+#   model.tflite python -m models.<m>.quantize --model ... --out ...
+#   report.json  python -m models.<m>.evaluate --model <tflite> --float-model <keras> --report ...
+
+# resnet_cifar: import MLPerf Tiny's pretrained weights; RESNET_CIFAR_EPOCHS>0 fine-tunes.
+RESNET_CIFAR_EPOCHS      ?= 0
+resnet_cifar_TRAIN_ARGS  ?= --init pretrained --epochs $(RESNET_CIFAR_EPOCHS)
+resnet_cifar_EVAL_ARGS   ?= --confusion-png $(BUILD)/resnet_cifar/confusion.png
+
+define MODEL_RULES
+$(BUILD)/$(1)/data.json: models/$(1)/data.py | $(STAMP)
+	$(PY) -m models.$(1).data --out $$@ $$($(1)_DATA_ARGS)
+
+$(BUILD)/$(1)/model.keras: $(BUILD)/$(1)/data.json models/$(1)/model.py models/$(1)/train.py | $(STAMP)
+	$(PY) -m models.$(1).train --out $$@ --workdir $(BUILD)/$(1)/train $$($(1)_TRAIN_ARGS)
+
+$(BUILD)/$(1)/model.tflite: $(BUILD)/$(1)/model.keras models/$(1)/quantize.py $(COMMON) | $(STAMP)
+	$(PY) -m models.$(1).quantize --model $$< --out $$@ $$($(1)_QUANT_ARGS)
+
+$(BUILD)/$(1)/report.json: $(BUILD)/$(1)/model.tflite $(BUILD)/$(1)/model.keras models/$(1)/evaluate.py | $(STAMP)
+	$(PY) -m models.$(1).evaluate --model $$< --float-model $(BUILD)/$(1)/model.keras --report $$@ $$($(1)_EVAL_ARGS)
+
+$(1).tflite: $(BUILD)/$(1)/report.json
+	@echo "$(1): $(BUILD)/$(1)/model.tflite (report: $(BUILD)/$(1)/report.json)"
+
+clean-$(1):
+	rm -rf $(BUILD)/$(1)
+endef
+$(foreach m,$(MODELS),$(eval $(call MODEL_RULES,$(m))))
