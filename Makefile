@@ -13,7 +13,7 @@ export PYTHONDONTWRITEBYTECODE = 1
 
 # Models that have a full pipeline in models/<name>/ (data, train, quantize, evaluate).
 MODELS := $(sort $(patsubst models/%/evaluate.py,%,$(wildcard models/*/evaluate.py)))
-COMMON := $(wildcard common/*.py)
+COMMON := $(wildcard common/*.py common/*/*.py)
 
 .DEFAULT_GOAL := help
 .PHONY: help venv test test-fast all clean $(MODELS:%=%.tflite) $(MODELS:%=clean-%)
@@ -51,13 +51,11 @@ clean: ## remove build/ (keeps .venv)
 #   model.tflite python -m models.<m>.quantize --model ... --out ...
 #   report.json  python -m models.<m>.evaluate --model <tflite> --float-model <keras> --report ...
 
-# resnet_cifar: import MLPerf Tiny's pretrained weights; RESNET_CIFAR_EPOCHS>0 fine-tunes.
-RESNET_CIFAR_EPOCHS      ?= 0
-resnet_cifar_TRAIN_ARGS  ?= --init pretrained --epochs $(RESNET_CIFAR_EPOCHS)
-resnet_cifar_EVAL_ARGS   ?= --confusion-png $(BUILD)/resnet_cifar/confusion.png
+# Per-model settings (<model>_DATA_ARGS, _TRAIN_ARGS, _QUANT_ARGS, _EVAL_ARGS, extra rules).
+include $(wildcard models/*/make.mk)
 
 define MODEL_RULES
-$(BUILD)/$(1)/data.json: models/$(1)/data.py | $(STAMP)
+$(BUILD)/$(1)/data.json: models/$(1)/data.py $$($(1)_DATA_DEPS) | $(STAMP)
 	$(PY) -m models.$(1).data --out $$@ $$($(1)_DATA_ARGS)
 
 $(BUILD)/$(1)/model.keras: $(BUILD)/$(1)/data.json models/$(1)/model.py models/$(1)/train.py | $(STAMP)

@@ -1,4 +1,5 @@
-"""Quality metrics shared by the zoo's models."""
+"""Quality metrics shared by the zoo's models: classification here; detection, anomaly and landmark
+metrics in sibling modules (`common.metrics.<kind>`)."""
 from __future__ import annotations
 
 import os

@@ -1,0 +1,90 @@
+"""Image and YOLO-folder reading shared by the vision models."""
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".ppm", ".gif", ".webp")
+
+
+class ImageError(ValueError):
+    """An image cannot be decoded; the message names the file."""
+
+
+def read_image(path: str | os.PathLike, mode: str = "RGB") -> np.ndarray:
+    """uint8 HxWxC array (`mode` "RGB" or "L" for grayscale HxWx1); ImageError if undecodable."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    try:
+        with Image.open(path) as img:
+            img.load()
+            array = np.asarray(img.convert(mode))
+    except (OSError, UnidentifiedImageError, ValueError) as exc:
+        raise ImageError(f"{path}: cannot decode image ({exc})") from exc
+    return array[..., None] if array.ndim == 2 else array
+
+
+def resize(image: np.ndarray, size: tuple[int, int], antialias: bool = True) -> np.ndarray:
+    """Bilinear resize of an HxWxC uint8/float image to `size` = (height, width); float32 out."""
+    import tensorflow as tf
+
+    out = tf.image.resize(image.astype(np.float32), size, method="bilinear", antialias=antialias)
+    return out.numpy()
+
+
+def list_images(folder: str | os.PathLike) -> list[Path]:
+    folder = Path(folder)
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+
+
+@dataclass(frozen=True)
+class LabelledImage:
+    image: Path
+    boxes: np.ndarray  # (n, 5): class, cx, cy, w, h (normalised 0..1)
+
+
+def read_yolo_labels(path: str | os.PathLike) -> np.ndarray:
+    """A YOLO label file -> (n, 5) float32 [class, cx, cy, w, h]; a missing file means no boxes."""
+    path = Path(path)
+    if not path.is_file():
+        return np.zeros((0, 5), np.float32)
+    rows = []
+    for lineno, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        if len(parts) < 5:
+            raise ValueError(f"{path}:{lineno}: expected 'class cx cy w h', got {line!r}")
+        rows.append([float(v) for v in parts[:5]])
+    return np.asarray(rows, np.float32).reshape(-1, 5)
+
+
+def read_yolo_folder(folder: str | os.PathLike) -> list[LabelledImage]:
+    """`folder/images/*.jpg` with `folder/labels/<stem>.txt` (an image without a label file has no
+    boxes, as in COCO). A missing labels folder, or label files none of which match an image, is an
+    error; a few orphan label files (coco128 ships two) only warn."""
+    folder = Path(folder)
+    images_dir, labels_dir = folder / "images", folder / "labels"
+    if not images_dir.is_dir():
+        raise FileNotFoundError(f"{folder}: no images/ folder (expected the YOLO layout images/ + labels/)")
+    if not labels_dir.is_dir():
+        raise FileNotFoundError(f"{folder}: no labels/ folder (expected the YOLO layout images/ + labels/)")
+    images = list_images(images_dir)
+    if not images:
+        raise FileNotFoundError(f"{images_dir}: no images")
+    stems = {p.stem for p in images}
+    labels = sorted(labels_dir.glob("*.txt"))
+    orphans = [p.name for p in labels if p.stem not in stems]
+    if labels and len(orphans) == len(labels):
+        raise ValueError(
+            f"{labels_dir}: none of the {len(labels)} label files matches an image in {images_dir} "
+            f"(e.g. {orphans[:3]}); labels/<name>.txt must share the image's file name"
+        )
+    if orphans:
+        warnings.warn(f"{labels_dir}: {len(orphans)} label files match no image: {orphans[:5]}", stacklevel=2)
+    return [LabelledImage(p, read_yolo_labels(labels_dir / f"{p.stem}.txt")) for p in images]
