@@ -1,6 +1,8 @@
 """Full-integer post-training quantization: int8 weights, activations, input and output."""
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import time
 from pathlib import Path
@@ -30,7 +32,8 @@ def convert_int8(model, representative: Callable[[], Iterator[list]]) -> bytes:
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
     try:
-        return converter.convert()
+        with contextlib.redirect_stdout(io.StringIO()):  # the converter prints every traced tensor spec
+            return converter.convert()
     except Exception as exc:
         raise QuantizationError(f"full-int8 conversion of {model.name!r} failed: {exc}") from exc
 

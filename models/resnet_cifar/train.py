@@ -46,8 +46,10 @@ def load_pretrained(path: str | os.PathLike | None = None):
     return model
 
 
-def train(config: TrainConfig):
-    """Build or import the model, fit it for `config.epochs` and save it atomically to `config.out`."""
+def train(config: TrainConfig, extra_callbacks: list | None = None):
+    """Build or import the model, fit it for `config.epochs` and save it atomically to `config.out`.
+
+    Re-running after an interruption resumes from the last finished epoch (`config.workdir`)."""
     import keras
 
     env.set_seed(config.seed)
@@ -72,7 +74,7 @@ def train(config: TrainConfig):
             validation_data=val_ds,
             epochs=config.epochs,
             steps_per_epoch=config.steps_per_epoch,
-            callbacks=standard_callbacks(config.workdir),
+            callbacks=standard_callbacks(config.workdir) + list(extra_callbacks or []),
             verbose=2 if os.environ.get("CI") else 1,
         )
     save_model(model, config.out)
