@@ -1,0 +1,390 @@
+"""Speech Commands for the MLPerf Tiny DS-CNN: clips, labels and the MFCC front end.
+
+Two sources, same 12 labels in the MLPerf Tiny / TFDS order:
+  * TFDS `speech_commands` (default; `--data-dir` is then unused and $TFDS_DATA_DIR applies),
+  * a folder in the standard layout `<label>/<file>.wav|flac` (`--data-dir DIR`): either the full
+    v0.02 archive (35 word folders + `_background_noise_`, optional testing_list.txt /
+    validation_list.txt) or the test-set layout with `_silence_` and `_unknown_` folders.
+
+The front end is MLPerf Tiny's exactly (`get_dataset.py`, feature_type "mfcc"): divide by the
+clip's maximum, zero-pad/crop to 1 s at 16 kHz, |STFT| with a 30 ms Hann window and 20 ms stride
+(FFT 512), 40 mel bins 20-4000 Hz, log(mel + 1e-6), first 10 MFCCs -> 49x10x1.
+`extract_features` is the one function training, calibration, evaluation and firmware checks use.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from common import env  # noqa: F401
+from common.atomic import write_json
+from common.audio import AUDIO_EXTENSIONS, AudioError, list_audio, load_audio
+
+DATASET = "speech_commands"
+KEYWORDS = ("down", "go", "left", "no", "off", "on", "right", "stop", "up", "yes")
+SILENCE, UNKNOWN = "_silence_", "_unknown_"
+CLASS_NAMES = (*KEYWORDS, SILENCE, UNKNOWN)
+BACKGROUND_NOISE = "_background_noise_"
+
+SAMPLE_RATE = 16000
+CLIP_SAMPLES = SAMPLE_RATE  # 1 s
+WINDOW_SAMPLES = 480  # 30 ms
+STRIDE_SAMPLES = 320  # 20 ms
+NUM_MEL_BINS, LOWER_HZ, UPPER_HZ = 40, 20.0, 4000.0
+NUM_MFCC = 10
+NUM_FRAMES = 1 + (CLIP_SAMPLES - WINDOW_SAMPLES) // STRIDE_SAMPLES  # 49
+FEATURE_SHAPE = (NUM_FRAMES, NUM_MFCC, 1)
+
+# Training augmentation (MLPerf Tiny defaults): +-100 ms shift, noise in 80% of clips at volume <= 0.1.
+TIME_SHIFT_SAMPLES = SAMPLE_RATE // 10
+BACKGROUND_FREQUENCY = 0.8
+BACKGROUND_VOLUME = 0.1
+# Speaker-hash split for folders without testing_list.txt/validation_list.txt (percentages).
+VALIDATION_PERCENT, TESTING_PERCENT = 10, 10
+
+
+# ---- front end ----------------------------------------------------------------------------------
+
+def prepare_waveform(audio):
+    """1-D float samples (any length) -> (16000,) float32: divided by the clip's maximum as MLPerf
+    does (`wav / reduce_max(wav)`), then zero-padded at the end or cropped to 1 s.
+
+    MLPerf divides by the signed maximum; a clip whose maximum is not positive (all-zero or
+    all-negative) is divided by its largest magnitude instead, or left as is if silent."""
+    import tensorflow as tf
+
+    audio = tf.reshape(tf.cast(audio, tf.float32), [-1])
+    guarded = tf.concat([audio, [0.0]], 0)  # reduce_max of an empty clip would fail
+    peak = tf.reduce_max(guarded)
+    peak = tf.where(peak > 0, peak, tf.reduce_max(tf.abs(guarded)))
+    audio = tf.math.divide_no_nan(audio, peak)
+    audio = audio[:CLIP_SAMPLES]
+    return tf.pad(audio, [[0, CLIP_SAMPLES - tf.shape(audio)[0]]])
+
+
+def mfcc(waveforms):
+    """(..., 16000) prepared waveforms -> (..., 49, 10, 1) float32 MFCCs (MLPerf Tiny's recipe)."""
+    import tensorflow as tf
+
+    stfts = tf.signal.stft(waveforms, frame_length=WINDOW_SAMPLES, frame_step=STRIDE_SAMPLES,
+                           fft_length=None, window_fn=tf.signal.hann_window)
+    spectrograms = tf.abs(stfts)
+    mel_matrix = tf.signal.linear_to_mel_weight_matrix(
+        NUM_MEL_BINS, stfts.shape[-1], SAMPLE_RATE, LOWER_HZ, UPPER_HZ)
+    mel = tf.tensordot(spectrograms, mel_matrix, 1)
+    log_mel = tf.math.log(mel + 1e-6)
+    mfccs = tf.signal.mfccs_from_log_mel_spectrograms(log_mel)[..., :NUM_MFCC]
+    return mfccs[..., tf.newaxis]
+
+
+def extract_features(audio) -> np.ndarray:
+    """THE front end: one clip (1-D samples at 16 kHz, any length) -> (49, 10, 1) float32,
+    or a list of clips -> (N, 49, 10, 1). Training adds its augmentation between
+    `prepare_waveform` and `mfcc`; everything else calls this."""
+    import tensorflow as tf
+
+    if isinstance(audio, (list, tuple)):
+        if not audio:
+            return np.zeros((0, *FEATURE_SHAPE), np.float32)
+        return mfcc(tf.stack([prepare_waveform(a) for a in audio])).numpy()
+    return mfcc(prepare_waveform(audio)).numpy()
+
+
+def features_from_file(path: str | os.PathLike) -> np.ndarray:
+    """(49, 10, 1) MFCCs of one wav/flac file (resampled to 16 kHz and mixed to mono if needed)."""
+    return extract_features(load_audio(path, SAMPLE_RATE))
+
+
+# ---- folder source ------------------------------------------------------------------------------
+
+class DataLayoutError(ValueError):
+    """A --data-dir is not in the Speech Commands layout; the message says what is missing."""
+
+
+@dataclass
+class FolderData:
+    root: Path
+    layout: str  # "test_set" (_silence_/_unknown_ folders) or "archive" (word folders)
+    files: list[Path] = field(default_factory=list)
+    labels: list[int] = field(default_factory=list)
+    background: list[Path] = field(default_factory=list)
+
+    def relative(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
+
+
+def label_of_folder(name: str) -> int | None:
+    """Label index of a sub-folder: a keyword, _silence_, _unknown_, any other word -> _unknown_."""
+    if name == BACKGROUND_NOISE or name.startswith("."):
+        return None
+    if name in CLASS_NAMES:
+        return CLASS_NAMES.index(name)
+    return CLASS_NAMES.index(UNKNOWN)
+
+
+def speaker_of(path: Path) -> str:
+    """Speaker id of `<speaker>_nohash_<n>.wav`; files without one (silence) are their own group."""
+    return re.sub(r"_nohash_.*$", "", path.stem)
+
+
+def which_set(path: Path, validation_percent: int = VALIDATION_PERCENT,
+              testing_percent: int = TESTING_PERCENT) -> str:
+    """The Speech Commands README's stable speaker-hash split: 'train', 'validation' or 'test'."""
+    max_per_class = 2**27 - 1
+    digest = int(hashlib.sha1(speaker_of(path).encode()).hexdigest(), 16)
+    percent = (digest % (max_per_class + 1)) * (100.0 / max_per_class)
+    if percent < validation_percent:
+        return "validation"
+    if percent < validation_percent + testing_percent:
+        return "test"
+    return "train"
+
+
+def scan_folder(data_dir: str | os.PathLike, split: str = "all") -> FolderData:
+    """Files and labels of a Speech Commands folder (nothing is decoded yet).
+
+    `split` is "all", or "train"/"validation"/"test" from the archive's testing_list.txt /
+    validation_list.txt when present, else from the speaker hash (`which_set`)."""
+    root = Path(data_dir)
+    if not root.is_dir():
+        raise DataLayoutError(f"--data-dir {root} does not exist or is not a directory")
+    folders = sorted(p for p in root.iterdir() if p.is_dir())
+    names = {p.name for p in folders}
+    missing = [k for k in KEYWORDS if k not in names]
+    if missing:
+        raise DataLayoutError(
+            f"{root} is not in the Speech Commands layout <label>/<file>.wav: label folder(s) "
+            f"{', '.join(missing)} do not exist (found: {', '.join(sorted(names)) or 'no folders'})")
+    layout = "test_set" if {SILENCE, UNKNOWN} & names else "archive"
+    if layout == "test_set" and not {SILENCE, UNKNOWN} <= names:
+        gone = sorted({SILENCE, UNKNOWN} - names)
+        raise DataLayoutError(f"{root}: test-set layout but label folder(s) {', '.join(gone)} do not exist")
+    if split not in ("all", "train", "validation", "test"):
+        raise ValueError(f"unknown split {split!r}; use all, train, validation or test")
+    listed = {}
+    for name, set_name in (("testing_list.txt", "test"), ("validation_list.txt", "validation")):
+        if (root / name).is_file():
+            listed.update({line.strip(): set_name for line in (root / name).read_text().splitlines() if line.strip()})
+    data = FolderData(root, layout)
+    for folder in folders:
+        if folder.name == BACKGROUND_NOISE:
+            data.background = list_audio(folder)
+            continue
+        label = label_of_folder(folder.name)
+        if label is None:
+            continue
+        for path in list_audio(folder):
+            if split != "all":
+                rel = data.relative(path)
+                in_set = listed.get(rel, "train") if listed else which_set(path)
+                if in_set != split:
+                    continue
+            data.files.append(path)
+            data.labels.append(label)
+    if not data.files:
+        raise DataLayoutError(f"{root}: no {'/'.join(AUDIO_EXTENSIONS)} clips in split {split!r}")
+    return data
+
+
+@dataclass
+class Clips:
+    """Loaded clips: features (N, 49, 10, 1), labels (N,), their files, and the files skipped."""
+    x: np.ndarray
+    y: np.ndarray
+    files: list[str]
+    skipped: list[dict]
+
+
+def load_clips(data: FolderData, only: set[str] | None = None, exclude: set[str] | None = None) -> Clips:
+    """Decode and featurise the clips of `data` (optionally only/excluding relative paths).
+
+    A corrupt or empty file is reported on stderr by name, recorded in `skipped`, and the run goes on."""
+    waves, labels, files, skipped = [], [], [], []
+    for path, label in zip(data.files, data.labels):
+        rel = data.relative(path)
+        if (only is not None and rel not in only) or (exclude and rel in exclude):
+            continue
+        try:
+            waves.append(load_audio(path, SAMPLE_RATE))
+        except AudioError as exc:
+            print(f"skipping {exc}", file=sys.stderr)
+            skipped.append({"file": rel, "error": str(exc)})
+            continue
+        labels.append(label)
+        files.append(rel)
+    if not waves:
+        raise DataLayoutError(f"{data.root}: none of the selected clips could be decoded")
+    return Clips(extract_features(waves), np.asarray(labels, np.int64), files, skipped)
+
+
+def load_background(data: FolderData) -> list[np.ndarray]:
+    """The `_background_noise_` recordings as 16 kHz mono float arrays (empty list if absent)."""
+    noise = []
+    for path in data.background:
+        try:
+            audio = load_audio(path, SAMPLE_RATE)
+        except AudioError as exc:
+            print(f"skipping {exc}", file=sys.stderr)
+            continue
+        if len(audio) > CLIP_SAMPLES:
+            noise.append(audio)
+    return noise
+
+
+# ---- training pipeline ----------------------------------------------------------------------------
+
+def augment(waveform, background: np.ndarray | None, seed: int | None = None):
+    """MLPerf Tiny's training distortions on a prepared 1 s waveform: random +-100 ms shift
+    (zero filled), then with probability 0.8 a random 1 s slice of background noise at a random
+    volume <= 0.1, clipped to [-1, 1]."""
+    import tensorflow as tf
+
+    shift = tf.random.uniform([], -TIME_SHIFT_SAMPLES, TIME_SHIFT_SAMPLES + 1, tf.int32, seed=seed)
+    padded = tf.pad(waveform, [[TIME_SHIFT_SAMPLES, TIME_SHIFT_SAMPLES]])
+    waveform = tf.slice(padded, [TIME_SHIFT_SAMPLES - shift], [CLIP_SAMPLES])
+    if background is None or len(background) == 0:
+        return waveform
+    noise = tf.constant(background, tf.float32)  # (K, L) all recordings cut to a common length
+    index = tf.random.uniform([], 0, noise.shape[0], tf.int32, seed=seed)
+    offset = tf.random.uniform([], 0, noise.shape[1] - CLIP_SAMPLES, tf.int32, seed=seed)
+    clip = tf.slice(noise[index], [offset], [CLIP_SAMPLES])
+    volume = tf.where(tf.random.uniform([], seed=seed) < BACKGROUND_FREQUENCY,
+                      tf.random.uniform([], 0, BACKGROUND_VOLUME, seed=seed), 0.0)
+    return tf.clip_by_value(waveform + volume * clip, -1.0, 1.0)
+
+
+def _stack_background(noise: list[np.ndarray]) -> np.ndarray | None:
+    if not noise:
+        return None
+    length = min(len(n) for n in noise)
+    return np.stack([n[:length] for n in noise]).astype(np.float32)
+
+
+def _silence_from_background(noise: list[np.ndarray], n: int, seed: int) -> list[np.ndarray]:
+    """`_silence_` examples for an archive without that folder: 1 s slices of background noise."""
+    rng = np.random.default_rng(seed)
+    clips = []
+    for _ in range(n):
+        rec = noise[int(rng.integers(len(noise)))]
+        start = int(rng.integers(0, len(rec) - CLIP_SAMPLES))
+        clips.append(rec[start:start + CLIP_SAMPLES] * rng.uniform(0, 1))
+    return clips
+
+
+def load_dataset(
+    split: str = "train",
+    *,
+    data_dir: str | os.PathLike | None = None,
+    batch_size: int | None = 100,
+    augment_data: bool = False,
+    shuffle: bool = False,
+    seed: int = 0,
+    download: bool = True,
+):
+    """A `tf.data` pipeline of (49x10x1 MFCCs, int label); batched unless batch_size is None.
+
+    With `data_dir` the folder source is used, otherwise TFDS `speech_commands` (`split` is then
+    a TFDS split name such as "train" or "validation")."""
+    import tensorflow as tf
+
+    if data_dir:
+        data = scan_folder(data_dir, split)
+        waves, labels = [], []
+        for path, label in zip(data.files, data.labels):
+            try:
+                waves.append(prepare_waveform(load_audio(path, SAMPLE_RATE)).numpy())
+                labels.append(label)
+            except AudioError as exc:
+                print(f"skipping {exc}", file=sys.stderr)
+        noise = load_background(data)
+        if data.layout == "archive" and noise and split in ("train", "all"):
+            n_silence = max(1, len(waves) // 11)  # about one class's share, as the archive's own recipe
+            waves += [prepare_waveform(c).numpy() for c in _silence_from_background(noise, n_silence, seed)]
+            labels += [CLASS_NAMES.index(SILENCE)] * n_silence
+        ds = tf.data.Dataset.from_tensor_slices((np.stack(waves), np.asarray(labels, np.int64)))
+        background = _stack_background(noise)
+    else:
+        from common.datasets import tfds_builder
+
+        builder = tfds_builder(DATASET, None, download=download)
+        ds = builder.as_dataset(split=split, as_supervised=True, shuffle_files=False)
+        ds = ds.map(lambda a, y: (prepare_waveform(a), y), num_parallel_calls=tf.data.AUTOTUNE)
+        background = None  # TFDS already mixes background noise into its _silence_ examples
+    ds = ds.cache()
+    if shuffle:
+        ds = ds.shuffle(20_000, seed=seed, reshuffle_each_iteration=True)
+    if augment_data:
+        ds = ds.map(lambda w, y: (augment(w, background, seed), y), num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.map(lambda w, y: (mfcc(w), y), num_parallel_calls=tf.data.AUTOTUNE)
+    if batch_size:
+        ds = ds.batch(batch_size)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def load_arrays(split: str = "test", *, data_dir: str | os.PathLike | None = None,
+                download: bool = True) -> Clips:
+    """A whole split as arrays: folder clips (`split` "all" by default for folders) or TFDS."""
+    if data_dir:
+        return load_clips(scan_folder(data_dir, "all" if split == "test" else split))
+    xs, ys = [], []
+    for x, y in load_dataset(split, batch_size=None, download=download).as_numpy_iterator():
+        xs.append(x)
+        ys.append(y)
+    return Clips(np.stack(xs), np.asarray(ys, np.int64), [f"{DATASET}:{split}[{i}]" for i in range(len(xs))], [])
+
+
+def describe(data_dir: str | os.PathLike | None = None, download: bool = True) -> dict:
+    """What the Make chain's data step records: source, layout and clips per label."""
+    if data_dir:
+        data = scan_folder(data_dir)
+        counts = np.bincount(np.asarray(data.labels), minlength=len(CLASS_NAMES))
+        return {
+            "dataset": DATASET,
+            "source": "folder",
+            "data_dir": str(Path(data_dir).resolve()),
+            "layout": data.layout,
+            "n_clips": len(data.files),
+            "clips_per_label": dict(zip(CLASS_NAMES, map(int, counts))),
+            "background_noise_files": len(data.background),
+            "class_names": list(CLASS_NAMES),
+        }
+    from common.datasets import tfds_builder
+
+    builder = tfds_builder(DATASET, None, download=download)
+    info = builder.info
+    return {
+        "dataset": DATASET,
+        "source": "tfds",
+        "version": str(info.version),
+        "data_dir": str(builder.data_dir),
+        "splits": {name: split.num_examples for name, split in info.splits.items()},
+        "class_names": list(info.features["label"].names),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Check a Speech Commands source and record its summary.")
+    parser.add_argument("--data-dir", help="folder in the <label>/<file>.wav layout (default: TFDS speech_commands)")
+    parser.add_argument("--out", type=Path, help="write the summary JSON here (atomically)")
+    parser.add_argument("--no-download", action="store_true", help="TFDS: fail instead of downloading")
+    args = parser.parse_args(argv)
+    try:
+        summary = describe(args.data_dir, download=not args.no_download)
+    except DataLayoutError as exc:
+        raise SystemExit(f"error: {exc}")
+    if tuple(summary["class_names"]) != CLASS_NAMES:
+        raise SystemExit(f"unexpected class names {summary['class_names']}")
+    if args.out:
+        write_json(args.out, summary)
+    print(summary)
+
+
+if __name__ == "__main__":
+    main()

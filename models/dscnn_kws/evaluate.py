@@ -1,0 +1,163 @@
+"""Top-1 accuracy of a DS-CNN model (.keras, .h5 or .tflite) on Speech Commands; prints one JSON line.
+
+    python -m models.dscnn_kws.evaluate --model build/dscnn_kws/model.tflite --data-dir DIR
+    python -m models.dscnn_kws.evaluate --model ../shared/pretrained/efinix/ds_cnn_kws.tflite --data-dir DIR
+    python -m models.dscnn_kws.evaluate --model build/dscnn_kws/model.tflite --data-dir DIR \\
+        --float-model build/dscnn_kws/model.keras --report build/dscnn_kws/report.json \\
+        --confusion-png build/dscnn_kws/confusion.png --reference efinix_dscnn
+
+DIR is any folder in the Speech Commands layout (`<label>/<file>.wav|flac`); without --data-dir the
+TFDS speech_commands test split is used. Corrupt or empty files are reported by name, counted
+("skipped") and left out; the run goes on. When the .tflite was calibrated on clips of the same
+folder, the accuracy on the speakers not used for calibration is reported as well ("held_out").
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from common import env  # noqa: F401
+from common.evaluation import as_numpy, load_predictor
+from common.metrics import accuracy, confusion_matrix, per_class_accuracy, plot_confusion_matrix
+from common.training import load_model
+from common.validate import read_quantization_metadata
+from common.weights import REGISTRY, fetch
+from models.dscnn_kws.data import CLASS_NAMES, Clips, DataLayoutError, load_arrays
+
+EVAL_SPLIT = "test"
+
+
+def held_out_mask(clips: Clips, model_path: str | os.PathLike, data_dir: str | os.PathLike | None) -> np.ndarray | None:
+    """True for clips not used to calibrate `model_path` (None: not calibrated on this folder)."""
+    meta = read_quantization_metadata(model_path) if str(model_path).endswith(".tflite") else {}
+    if not data_dir or meta.get("calibration_data_dir") != str(Path(data_dir).resolve()):
+        return None
+    used = set(meta.get("calibration_files", []))
+    return np.array([f not in used for f in clips.files])
+
+
+def score(pred: np.ndarray, clips: Clips, held_out: np.ndarray | None = None) -> dict:
+    cm = confusion_matrix(clips.y, pred, len(CLASS_NAMES))
+    result = {
+        "n": int(len(clips.y)),
+        "correct": int(cm.trace()),
+        "accuracy": accuracy(clips.y, pred),
+        "per_class_accuracy": per_class_accuracy(cm, CLASS_NAMES),
+        "confusion_matrix": cm.tolist(),
+    }
+    if held_out is not None and held_out.any():
+        result["held_out"] = {"n": int(held_out.sum()), "accuracy": accuracy(clips.y[held_out], pred[held_out]),
+                              "note": "clips of speakers not used for int8 calibration"}
+    return result
+
+
+def evaluate(
+    model_path: str | os.PathLike,
+    *,
+    split: str = EVAL_SPLIT,
+    data_dir: str | os.PathLike | None = None,
+    confusion_png: str | os.PathLike | None = None,
+    clips: Clips | None = None,
+    held_out_from: str | os.PathLike | None = None,
+) -> dict:
+    """Accuracy, per-class accuracy and confusion matrix of any model file with the DS-CNN interface.
+
+    `held_out_from`: the .tflite whose calibration clips define the held-out subset (default: the model)."""
+    clips = clips or load_arrays(split, data_dir=data_dir)
+    pred = as_numpy(load_predictor(model_path)(clips.x))
+    result = {"model": str(model_path), "data": str(data_dir) if data_dir else f"tfds speech_commands {split}",
+              **score(pred, clips, held_out_mask(clips, held_out_from or model_path, data_dir)),
+              "skipped": len(clips.skipped), "skipped_files": clips.skipped}
+    if confusion_png:
+        cm = np.asarray(result["confusion_matrix"])
+        plot_confusion_matrix(cm, CLASS_NAMES, confusion_png, title=Path(model_path).name)
+    return result
+
+
+def resolve_reference(name_or_path: str) -> Path:
+    """A registered weights name (e.g. efinix_dscnn) or a path to a .tflite."""
+    return fetch(name_or_path) if name_or_path in REGISTRY else Path(name_or_path)
+
+
+def validate_artifacts(
+    keras_path: str | os.PathLike,
+    tflite_path: str | os.PathLike,
+    report_path: str | os.PathLike,
+    *,
+    split: str = EVAL_SPLIT,
+    data_dir: str | os.PathLike | None = None,
+    clips: Clips | None = None,
+    reference: str | None = None,
+) -> dict:
+    """Float vs int8 on the same MFCCs -> report.json (+ held-out and reference-file accuracies)."""
+    from common.validate import validate
+
+    clips = clips or load_arrays(split, data_dir=data_dir)
+    keras_model = load_model(keras_path)
+    extra: dict = {"data": str(data_dir) if data_dir else f"tfds speech_commands {split}",
+                   "skipped": len(clips.skipped), "skipped_files": clips.skipped}
+    mask = held_out_mask(clips, tflite_path, data_dir)
+    if mask is not None:
+        float_pred = keras_model.predict(clips.x, batch_size=256, verbose=0)
+        int8 = evaluate(tflite_path, data_dir=data_dir, clips=clips)
+        extra["held_out"] = {"n": int(mask.sum()), "metric_float": accuracy(clips.y[mask], float_pred[mask]),
+                             "metric_int8": int8["held_out"]["accuracy"],
+                             "note": "clips of speakers not used for int8 calibration"}
+    if reference:
+        ref = evaluate(resolve_reference(reference), data_dir=data_dir, clips=clips, held_out_from=tflite_path)
+        extra["reference"] = {"name": reference, "accuracy": ref["accuracy"], "n": ref["n"],
+                              "size_bytes": Path(ref["model"]).stat().st_size,
+                              **({"held_out_accuracy": ref["held_out"]["accuracy"]} if "held_out" in ref else {})}
+    return validate(
+        model_name="dscnn_kws",
+        keras_model=keras_model,
+        tflite_path=tflite_path,
+        x=clips.x,
+        y=clips.y,
+        metric_fn=accuracy,
+        metric_name=f"top1_accuracy ({extra['data']})",
+        report_path=report_path,
+        extra=extra,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True, help=".keras, .h5 or .tflite model with 49x10x1 MFCC input")
+    parser.add_argument("--data-dir", help="Speech Commands folder <label>/<file>.wav|flac (default: TFDS)")
+    parser.add_argument("--split", default=EVAL_SPLIT, help="TFDS split when no --data-dir (default: test)")
+    parser.add_argument("--confusion-png", help="write the confusion matrix as a PNG")
+    parser.add_argument("--float-model", help="also compare with this float .keras model ...")
+    parser.add_argument("--report", help="... and write the comparison to this report.json")
+    parser.add_argument("--reference", help="also score this reference .tflite (path or registered name, "
+                                            "e.g. efinix_dscnn) on the same clips, into the report")
+    args = parser.parse_args(argv)
+    if bool(args.float_model) != bool(args.report):
+        parser.error("--float-model and --report go together")
+    try:
+        clips = load_arrays(args.split, data_dir=args.data_dir)
+    except DataLayoutError as exc:
+        raise SystemExit(f"error: {exc}")
+    result = evaluate(args.model, split=args.split, data_dir=args.data_dir, confusion_png=args.confusion_png,
+                      clips=clips)
+    if args.report:
+        report = validate_artifacts(args.float_model, args.model, args.report, split=args.split,
+                                    data_dir=args.data_dir, clips=clips, reference=args.reference)
+        result.update({k: report[k] for k in ("metric_float", "metric_int8", "drop", "size_bytes")})
+        for key in ("held_out", "reference"):
+            if key in report:
+                result[key] = report[key]
+    elif args.reference:
+        ref = evaluate(resolve_reference(args.reference), data_dir=args.data_dir, clips=clips,
+                       held_out_from=args.model)
+        result["reference"] = {"name": args.reference, "accuracy": ref["accuracy"]}
+    result.pop("confusion_matrix")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

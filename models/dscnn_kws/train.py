@@ -1,0 +1,194 @@
+"""Train the DS-CNN from scratch, or import MLPerf Tiny's kws_ref_model weights (and fine-tune).
+
+    python -m models.dscnn_kws.train --init pretrained --epochs 0 --out build/dscnn_kws/model.keras
+    python -m models.dscnn_kws.train --init scratch --epochs 36 --data-dir DIR/speech_commands_v0.02
+
+The reference is a TF SavedModel whose `tf.saved_model.load` fails in TF 2.21 (optimizer slots),
+so its variables are read with `tf.train.load_checkpoint` and mapped onto our layers by order.
+The mapping is proven by running the SavedModel's own serving graph (TF1 loader, graph mode)
+on the same inputs: the float outputs must agree (`check_import`).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from common import env
+from common.atomic import write_json
+from common.training import STRATEGIES, get_strategy, save_model, standard_callbacks
+from common.weights import fetch
+from models.dscnn_kws.data import FEATURE_SHAPE, load_dataset, scan_folder
+from models.dscnn_kws.model import build_model
+
+# Checkpoint variable names per Keras layer type, in `layer.weights` order.
+_CHECKPOINT_NAMES = {
+    "Conv2D": ("kernel", "bias"),
+    "DepthwiseConv2D": ("depthwise_kernel", "bias"),
+    "BatchNormalization": ("gamma", "beta", "moving_mean", "moving_variance"),
+    "Dense": ("kernel", "bias"),
+}
+IMPORT_TOLERANCE = 1e-5  # max |softmax difference| accepted between our model and the SavedModel
+
+
+@dataclass
+class TrainConfig:
+    init: str = "scratch"  # "scratch" or "pretrained" (MLPerf Tiny kws_ref_model)
+    epochs: int = 36  # MLPerf Tiny's schedule; 0 with --init pretrained = import only
+    batch_size: int = 100
+    learning_rate: float = 5e-4  # MLPerf's step schedule: x1 until epoch 12, x0.2 until 24, x0.04 after
+    train_split: str = "train"
+    val_split: str = "validation"
+    seed: int = 0
+    steps_per_epoch: int | None = None  # cap for quick runs/tests
+    weights: str | None = None  # folder holding kws_ref_model's variables/ (+ saved_model.pb)
+    data_dir: str | None = None  # Speech Commands folder; default TFDS speech_commands
+    workdir: str = "build/dscnn_kws/train"
+    out: str = "build/dscnn_kws/model.keras"
+    strategy: str = "default"
+
+
+def reference_dir(path: str | os.PathLike | None = None) -> Path:
+    """The kws_ref_model folder (variables/ verified by sha256); `path` overrides the registry."""
+    if path:
+        root = Path(path)
+        fetch("mlperf_kws_variables_index", root / "variables" / "variables.index")
+        fetch("mlperf_kws_variables_data", root / "variables" / "variables.data-00000-of-00001")
+        return root
+    index = fetch("mlperf_kws_variables_index")
+    data = fetch("mlperf_kws_variables_data")
+    if index.parent != data.parent:
+        raise RuntimeError(f"kws_ref_model variables are split across {index.parent} and {data.parent}")
+    return index.parent.parent
+
+
+def load_pretrained(path: str | os.PathLike | None = None):
+    """Our DS-CNN with the kws_ref_model weights (`layer_with_weights-<i>` = our i-th weighted layer)."""
+    import tensorflow as tf
+
+    reader = tf.train.load_checkpoint(str(reference_dir(path) / "variables" / "variables"))
+    model = build_model()
+    weighted = [layer for layer in model.layers if layer.weights]
+    for i, layer in enumerate(weighted):
+        names = _CHECKPOINT_NAMES[type(layer).__name__]
+        values = [reader.get_tensor(f"layer_with_weights-{i}/{n}/.ATTRIBUTES/VARIABLE_VALUE") for n in names]
+        layer.set_weights(values)
+    if reader.has_tensor(f"layer_with_weights-{len(weighted)}/kernel/.ATTRIBUTES/VARIABLE_VALUE"):
+        raise RuntimeError("kws_ref_model has more weighted layers than our DS-CNN")
+    return model
+
+
+def reference_predict(x: np.ndarray, path: str | os.PathLike | None = None) -> np.ndarray:
+    """Softmax outputs of the original kws_ref_model SavedModel (its serving graph, TF1 loader)."""
+    import tensorflow as tf
+
+    root = reference_dir(path)
+    graph = fetch("mlperf_kws_saved_model_pb", root / "saved_model.pb" if path else None)
+    if graph.parent != root:
+        raise RuntimeError(f"kws_ref_model saved_model.pb ({graph}) is not beside its variables/ ({root})")
+    with tf.Graph().as_default(), tf.compat.v1.Session() as sess:
+        meta = tf.compat.v1.saved_model.loader.load(sess, ["serve"], str(root))
+        signature = meta.signature_def["serving_default"]
+        (inp,) = signature.inputs.values()
+        (out,) = signature.outputs.values()
+        return sess.run(out.name, {inp.name: np.asarray(x, np.float32)})
+
+
+def check_import(model, x: np.ndarray, path: str | os.PathLike | None = None) -> dict:
+    """Max |difference| of our model vs the reference SavedModel on `x`; raises if above tolerance."""
+    ours = model.predict(x, batch_size=256, verbose=0)
+    theirs = reference_predict(x, path)
+    diff = float(np.max(np.abs(ours - theirs)))
+    result = {"n": int(len(x)), "max_abs_diff": diff, "tolerance": IMPORT_TOLERANCE,
+              "argmax_agreement": float(np.mean(ours.argmax(-1) == theirs.argmax(-1)))}
+    if diff > IMPORT_TOLERANCE:
+        raise RuntimeError(f"imported DS-CNN differs from kws_ref_model: {result}")
+    return result
+
+
+def probe_features(n: int = 64, seed: int = 0) -> np.ndarray:
+    """MFCC-scaled random inputs for the import check when no clips are at hand (c0 ~ -100..40)."""
+    rng = np.random.default_rng(seed)
+    scale = np.array([40, 12, 8, 6, 5, 4, 4, 3, 3, 3], np.float32)[None, None, :, None]
+    x = rng.normal(size=(n, *FEATURE_SHAPE)).astype(np.float32) * scale
+    x[:, :, 0] -= 60
+    return x
+
+
+def _lr_schedule(base: float):
+    def schedule(epoch: int, lr: float) -> float:
+        return base if epoch < 12 else base * 0.2 if epoch < 24 else base * 0.04
+    return schedule
+
+
+def train(config: TrainConfig):
+    """Build or import the model, fit it for `config.epochs` and save it atomically to `config.out`."""
+    import keras
+
+    env.set_seed(config.seed)
+    with get_strategy(config.strategy).scope():
+        model = load_pretrained(config.weights) if config.init == "pretrained" else build_model()
+        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    if config.init == "pretrained":
+        check = check_import(model, probe_features(), config.weights)
+        write_json(Path(config.workdir) / "import_check.json", check)
+        print(f"import check vs kws_ref_model SavedModel: {check}")
+    if config.epochs > 0:
+        train_ds = load_dataset(config.train_split, data_dir=config.data_dir, batch_size=config.batch_size,
+                                augment_data=True, shuffle=True, seed=config.seed)
+        val_ds = load_dataset(config.val_split, data_dir=config.data_dir, batch_size=256)
+        if config.steps_per_epoch:
+            train_ds = train_ds.repeat()
+        model.fit(
+            train_ds,
+            validation_data=val_ds,
+            epochs=config.epochs,
+            steps_per_epoch=config.steps_per_epoch,
+            callbacks=[*standard_callbacks(config.workdir),
+                       keras.callbacks.LearningRateScheduler(_lr_schedule(config.learning_rate))],
+            verbose=2 if os.environ.get("CI") else 1,
+        )
+    save_model(model, config.out)
+    return model
+
+
+def parse_args(argv: list[str] | None = None) -> TrainConfig:
+    defaults = TrainConfig()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--init", choices=("scratch", "pretrained"), default=defaults.init,
+                        help="start from random weights or MLPerf Tiny's kws_ref_model")
+    parser.add_argument("--epochs", type=int, default=defaults.epochs)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
+    parser.add_argument("--train-split", default=defaults.train_split,
+                        help="TFDS split, or train/validation/test/all of a --data-dir folder")
+    parser.add_argument("--val-split", default=defaults.val_split)
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--steps-per-epoch", type=int, default=defaults.steps_per_epoch)
+    parser.add_argument("--weights", default=defaults.weights,
+                        help="kws_ref_model folder (default: the weights registry / $ZOO_WEIGHTS_DIR)")
+    parser.add_argument("--data-dir", default=defaults.data_dir,
+                        help="Speech Commands folder <label>/<file>.wav (default: TFDS speech_commands)")
+    parser.add_argument("--workdir", default=defaults.workdir, help="checkpoints, resume state, TensorBoard logs")
+    parser.add_argument("--out", default=defaults.out, help="the trained .keras model")
+    parser.add_argument("--strategy", choices=STRATEGIES, default=defaults.strategy,
+                        help="tf.distribute strategy (multiworker reads $TF_CONFIG)")
+    args = parser.parse_args(argv)
+    if args.data_dir:
+        scan_folder(args.data_dir)  # fail early on a wrong layout
+    return TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
+
+
+def main(argv: list[str] | None = None) -> None:
+    config = parse_args(argv)
+    train(config)
+    print(f"saved {config.out}")
+
+
+if __name__ == "__main__":
+    main()
