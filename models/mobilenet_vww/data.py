@@ -1,0 +1,271 @@
+"""Visual Wake Words (person / no person) images as the model expects them: 96x96, pixels/255.
+
+Sources:
+  * default: TFDS `coco/2017`, labelled with the VWW rule (`vww_label`);
+  * `--data-dir` with the YOLO layout `images/*.jpg` + `labels/*.txt` (class 0 = person,
+    normalised cx cy w h), e.g. ../shared/data/coco128_person, labelled with the same rule;
+  * `--data-dir` with `person/` and `non_person/` sub-folders (labels from the folder).
+
+Grayscale (96x96x1) is the model's input; RGB (96x96x3) is read only to score the MLPerf reference.
+Every image is resized (bilinear, antialiased, aspect ratio not kept) straight to 96x96, so
+non-square and tiny images are accepted; an undecodable image is named in a warning and skipped.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from common import env  # noqa: F401
+from common.atomic import write_json
+from common.images import ImageError, list_images, read_image, read_yolo_folder, resize
+
+IMAGE_SIZE = (96, 96)
+CLASS_NAMES = ("non_person", "person")  # model output index = class id; person = 1
+PERSON_CLASS = 0  # COCO-80 / YOLO class id of "person" (also TFDS coco's label 0)
+MIN_PERSON_AREA = 0.005  # VWW: "person" if a person box covers more than 0.5% of the image
+TFDS_NAME = "coco/2017"
+CLASS_FOLDERS = {"non_person": 0, "person": 1}
+CROP_MIN_FRACTION = 0.8  # augmentation: random crop keeps 80..100% of each side
+BRIGHTNESS_DELTA = 0.2  # augmentation: +-0.2 on the 0..1 pixel scale
+
+
+def vww_label(boxes: np.ndarray, min_area: float = MIN_PERSON_AREA, person_class: int = PERSON_CLASS) -> int:
+    """1 if any person box of `boxes` ((n, 5): class, cx, cy, w, h, normalised) covers more than
+    `min_area` of the image, else 0."""
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 5)
+    person = boxes[:, 0].astype(int) == person_class
+    area = np.clip(boxes[:, 3], 0, 1) * np.clip(boxes[:, 4], 0, 1)
+    return int(np.any(person & (area > min_area)))
+
+
+def channels_of(color: str) -> tuple[str, int]:
+    """`"gray"`/`"rgb"` -> (PIL mode, channels)."""
+    modes = {"gray": ("L", 1), "rgb": ("RGB", 3)}
+    if color not in modes:
+        raise ValueError(f"color must be 'gray' or 'rgb', got {color!r}")
+    return modes[color]
+
+
+def to_model_input(image: np.ndarray) -> np.ndarray:
+    """uint8 HxWxC image of any size -> float32 96x96xC in [0, 1] (the calibration preprocessing)."""
+    return np.clip(resize(image, IMAGE_SIZE, antialias=True), 0, 255).astype(np.float32) / 255.0
+
+
+@dataclass
+class FolderData:
+    """A folder dataset in memory: model-ready images, VWW labels and the files they came from."""
+
+    x: np.ndarray  # (N, 96, 96, C) float32 0..1
+    y: np.ndarray  # (N,) int64, 1 = person
+    files: list[str]
+    layout: str
+    skipped: list[str] = field(default_factory=list)  # undecodable images (named, not fatal)
+
+
+def folder_layout(data_dir: str | os.PathLike) -> str:
+    """"yolo" (images/ + labels/) or "class_folders" (person/ + non_person/); an error otherwise."""
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise FileNotFoundError(f"--data-dir {data_dir} is not a directory")
+    if (data_dir / "images").is_dir():
+        return "yolo"  # read_yolo_folder explains a missing or mismatched labels/ folder
+    present = [name for name in CLASS_FOLDERS if (data_dir / name).is_dir()]
+    if len(present) == len(CLASS_FOLDERS):
+        return "class_folders"
+    if present:
+        missing = sorted(set(CLASS_FOLDERS) - set(present))
+        raise FileNotFoundError(f"{data_dir}: has {present[0]}/ but no {missing[0]}/ folder; "
+                                "a class-folder dataset needs both person/ and non_person/")
+    raise FileNotFoundError(
+        f"{data_dir}: unknown layout; expected images/*.jpg + labels/*.txt (YOLO boxes, class 0 = person) "
+        "or person/ + non_person/ image folders"
+    )
+
+
+def list_labelled_files(data_dir: str | os.PathLike) -> tuple[str, list[tuple[Path, int]]]:
+    """(layout, [(image path, VWW label)]) of a folder dataset, in a deterministic order."""
+    layout = folder_layout(data_dir)
+    data_dir = Path(data_dir)
+    if layout == "yolo":
+        return layout, [(item.image, vww_label(item.boxes)) for item in read_yolo_folder(data_dir)]
+    items = [(path, label) for name, label in CLASS_FOLDERS.items() for path in list_images(data_dir / name)]
+    if not items:
+        raise FileNotFoundError(f"{data_dir}: person/ and non_person/ hold no images")
+    return layout, items
+
+
+def _slice(n: int, split: str) -> slice:
+    """A TFDS-style percent slice `name[a%:b%]` over a folder's sorted files ("all" = everything)."""
+    match = re.fullmatch(r"\w+(?:\[(-?\d*)%?:(-?\d*)%?\])?", split)
+    if not match:
+        raise ValueError(f"split {split!r}: expected e.g. 'all', 'all[:90%]' or 'all[90%:]'")
+    start, stop = (None if not v else round(n * int(v) / 100) for v in match.groups())
+    return slice(start, stop)
+
+
+def load_folder(data_dir: str | os.PathLike, color: str = "gray", split: str = "all") -> FolderData:
+    """Read, label and preprocess every image of a folder dataset; corrupt images are skipped."""
+    mode, _ = channels_of(color)
+    layout, items = list_labelled_files(data_dir)
+    items = items[_slice(len(items), split)]
+    xs, ys, files, skipped = [], [], [], []
+    for path, label in items:
+        try:
+            image = read_image(path, mode)
+        except ImageError as exc:
+            warnings.warn(f"skipping unreadable image: {exc}", stacklevel=2)
+            skipped.append(str(path))
+            continue
+        xs.append(to_model_input(image))
+        ys.append(label)
+        files.append(str(path))
+    if not xs:
+        raise ValueError(f"{data_dir}: no readable images in split {split!r} (skipped: {skipped[:5]})")
+    return FolderData(np.stack(xs), np.asarray(ys, np.int64), files, layout, skipped)
+
+
+# ---- TFDS coco/2017 ------------------------------------------------------------------------------
+
+
+def _tfds_example(example, color: str):
+    """A TFDS coco example -> (96x96xC float 0..1, VWW label); TFDS boxes are ymin, xmin, ymax, xmax."""
+    import tensorflow as tf
+
+    objects = example["objects"]
+    bbox = objects["bbox"]
+    area = (bbox[:, 2] - bbox[:, 0]) * (bbox[:, 3] - bbox[:, 1])
+    person = tf.equal(objects["label"], PERSON_CLASS) & (area > MIN_PERSON_AREA)
+    label = tf.cast(tf.reduce_any(person), tf.int64)
+    image = example["image"]
+    if color == "gray":
+        image = tf.image.rgb_to_grayscale(image)
+    image = tf.image.resize(tf.cast(image, tf.float32), IMAGE_SIZE, method="bilinear", antialias=True)
+    return tf.clip_by_value(image, 0.0, 255.0) / 255.0, label
+
+
+def augment(image, label, seed: int = 0):
+    """Random horizontal flip, crop (80-100% of each side, resized back) and brightness."""
+    import tensorflow as tf
+
+    image = tf.image.random_flip_left_right(image, seed=seed)
+    fraction = tf.random.uniform([], CROP_MIN_FRACTION, 1.0, seed=seed)
+    size = tf.cast(tf.round(fraction * IMAGE_SIZE[0]), tf.int32)
+    channels = tf.shape(image)[-1]
+    image = tf.image.random_crop(image, tf.stack([size, size, channels]), seed=seed)
+    image = tf.image.resize(image, IMAGE_SIZE, method="bilinear", antialias=True)
+    image = tf.image.random_brightness(image, BRIGHTNESS_DELTA, seed=seed)
+    return tf.clip_by_value(image, 0.0, 1.0), label
+
+
+def load_dataset(
+    split: str = "train",
+    *,
+    data_dir: str | os.PathLike | None = None,
+    tfds_dir: str | os.PathLike | None = None,
+    color: str = "gray",
+    batch_size: int | None = 32,
+    augment_data: bool = False,
+    shuffle: bool = False,
+    seed: int = 0,
+    download: bool = True,
+):
+    """A `tf.data` pipeline of (96x96xC float32 0..1, label), batched unless batch_size is None.
+
+    With `data_dir` the folder dataset is read (split: "all" or a percent slice such as
+    "all[:90%]"); without it TFDS `coco/2017` (split: "train" / "validation")."""
+    import tensorflow as tf
+
+    if data_dir:
+        data = load_folder(data_dir, color, split)
+        ds = tf.data.Dataset.from_tensor_slices((data.x, data.y))
+    else:
+        from common.datasets import tfds_builder
+
+        builder = tfds_builder(TFDS_NAME, tfds_dir, download=download)
+        ds = builder.as_dataset(split=split, shuffle_files=False)
+        ds = ds.map(lambda ex: _tfds_example(ex, color), num_parallel_calls=tf.data.AUTOTUNE)
+    if shuffle:
+        ds = ds.shuffle(10_000, seed=seed, reshuffle_each_iteration=True)
+    if augment_data:
+        ds = ds.map(lambda x, y: augment(x, y, seed), num_parallel_calls=tf.data.AUTOTUNE)
+    if batch_size:
+        ds = ds.batch(batch_size)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def load_arrays(
+    split: str = "all",
+    *,
+    data_dir: str | os.PathLike | None = None,
+    tfds_dir: str | os.PathLike | None = None,
+    color: str = "gray",
+    limit: int | None = None,
+    download: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) as NumPy arrays: x (N, 96, 96, C) float32 0..1, y (N,) int64 (1 = person)."""
+    if data_dir:
+        data = load_folder(data_dir, color, split)
+        return (data.x[:limit], data.y[:limit]) if limit else (data.x, data.y)
+    ds = load_dataset(split, tfds_dir=tfds_dir, color=color, batch_size=None, download=download)
+    if limit:
+        ds = ds.take(limit)
+    xs, ys = [], []
+    for x, y in ds.as_numpy_iterator():
+        xs.append(x)
+        ys.append(y)
+    if not xs:
+        raise ValueError(f"{TFDS_NAME} split {split!r} is empty")
+    return np.stack(xs), np.asarray(ys, np.int64)
+
+
+def describe(data_dir: str | os.PathLike | None = None, tfds_dir: str | os.PathLike | None = None,
+             download: bool = True) -> dict:
+    """What the data step records: source, image and label counts, skipped files."""
+    if data_dir:
+        data = load_folder(data_dir, "gray")
+        counts = np.bincount(data.y, minlength=len(CLASS_NAMES))
+        return {
+            "dataset": "folder",
+            "data_dir": str(Path(data_dir).resolve()),
+            "layout": data.layout,
+            "n_images": len(data.y),
+            "label_counts": {name: int(c) for name, c in zip(CLASS_NAMES, counts)},
+            "skipped_unreadable": data.skipped,
+            "class_names": list(CLASS_NAMES),
+            "vww_min_person_area": MIN_PERSON_AREA,
+        }
+    from common.datasets import tfds_builder
+
+    builder = tfds_builder(TFDS_NAME, tfds_dir, download=download)
+    return {
+        "dataset": TFDS_NAME,
+        "version": str(builder.info.version),
+        "data_dir": str(builder.data_dir),
+        "splits": {name: split.num_examples for name, split in builder.info.splits.items()},
+        "class_names": list(CLASS_NAMES),
+        "vww_min_person_area": MIN_PERSON_AREA,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", help="folder dataset (YOLO images/+labels/, or person/+non_person/); "
+                                           f"default: TFDS {TFDS_NAME}")
+    parser.add_argument("--tfds-dir", help="TFDS data directory (default: $TFDS_DATA_DIR)")
+    parser.add_argument("--out", type=Path, help="write the summary JSON here (atomically)")
+    parser.add_argument("--no-download", action="store_true", help="fail instead of downloading")
+    args = parser.parse_args(argv)
+    summary = describe(args.data_dir, args.tfds_dir, download=not args.no_download)
+    if args.out:
+        write_json(args.out, summary)
+    print(summary)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,180 @@
+"""Person / no-person accuracy of a VWW model (.keras, .h5 or .tflite) on VWW-labelled images.
+
+The model's input decides the colour path: 96x96x1 models get grayscale images, 96x96x3 models
+(the MLPerf Tiny reference `vww_96_int8.tflite`) RGB; both get the same antialiased bilinear resize
+to 96x96, pixels/255, the same labels, and person = output 1. Prints one JSON line.
+
+    python -m models.mobilenet_vww.evaluate --model build/mobilenet_vww/model.tflite \\
+        --data-dir ../shared/data/coco128_person
+    python -m models.mobilenet_vww.evaluate --model mlperf_vww96_int8 --data-dir ../shared/data/coco128_person
+    python -m models.mobilenet_vww.evaluate --model build/mobilenet_vww/model.tflite \\
+        --float-model build/mobilenet_vww/model.keras --report build/mobilenet_vww/report.json \\
+        --data-dir ../shared/data/coco128_person --reference mlperf_vww96_int8 --plots-dir build/mobilenet_vww
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from common import env  # noqa: F401
+from common.evaluation import as_numpy, load_predictor
+from common.metrics import accuracy, confusion_matrix, per_class_accuracy, plot_confusion_matrix
+from common.weights import REGISTRY, fetch
+from models.mobilenet_vww.data import CLASS_NAMES, load_arrays
+
+MAX_TFLITE_BYTES = 300_568  # the Efinix reference mobilenetv1_person_detect.tflite
+
+
+def resolve_model(model: str | os.PathLike) -> Path:
+    """A model file path, or a registered weights name such as `mlperf_vww96_int8`."""
+    return fetch(str(model)) if str(model) in REGISTRY else Path(model)
+
+
+def input_channels(path: str | os.PathLike) -> int:
+    path = Path(path)
+    if path.suffix == ".tflite":
+        from common.tflite import Runner
+
+        return int(Runner(path).inputs[0]["shape"][-1])
+    from common.training import load_model
+
+    return int(load_model(path).input_shape[-1])
+
+
+def evaluate(
+    model_path: str | os.PathLike,
+    *,
+    data_dir: str | os.PathLike | None = None,
+    split: str | None = None,
+    tfds_dir: str | os.PathLike | None = None,
+    confusion_png: str | os.PathLike | None = None,
+) -> dict:
+    """Accuracy, per-class accuracy and confusion matrix of any model file with the VWW interface."""
+    model_path = resolve_model(model_path)
+    color = "gray" if input_channels(model_path) == 1 else "rgb"
+    split = split or ("all" if data_dir else "validation")
+    x, y = load_arrays(split, data_dir=data_dir, tfds_dir=tfds_dir, color=color)
+    pred = as_numpy(load_predictor(model_path)(x))
+    cm = confusion_matrix(y, pred, len(CLASS_NAMES))
+    if confusion_png:
+        plot_confusion_matrix(cm, CLASS_NAMES, confusion_png, title=f"{model_path.name} ({color})")
+    return {
+        "model": str(model_path),
+        "input": color,
+        "data": str(data_dir) if data_dir else f"tfds coco/2017 {split}",
+        "split": split,
+        "n": int(len(y)),
+        "label_counts": {name: int(c) for name, c in zip(CLASS_NAMES, np.bincount(y, minlength=2))},
+        "correct": int(cm.trace()),
+        "accuracy": accuracy(y, pred),
+        "per_class_accuracy": per_class_accuracy(cm, CLASS_NAMES),
+        "confusion_matrix": cm.tolist(),
+    }
+
+
+def plot_accuracies(values: dict[str, float], path: str | os.PathLike, title: str) -> Path:
+    """Bar chart of accuracies (ours float/int8 beside the reference), written atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from common.atomic import atomic_path
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    bars = ax.bar(list(values), [100 * v for v in values.values()], color=["#4c72b0", "#55a868", "#c44e52"][: len(values)])
+    ax.bar_label(bars, fmt="%.2f%%")
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    return Path(path)
+
+
+def validate_artifacts(
+    keras_path: str | os.PathLike,
+    tflite_path: str | os.PathLike,
+    report_path: str | os.PathLike,
+    *,
+    data_dir: str | os.PathLike | None = None,
+    split: str | None = None,
+    tfds_dir: str | os.PathLike | None = None,
+    reference: str | os.PathLike | None = None,
+    plots_dir: str | os.PathLike | None = None,
+) -> dict:
+    """Float vs int8 on the same grayscale images (-> report.json), with the RGB reference scored
+    by the same code on the same images and labels."""
+    from common.training import load_model
+    from common.validate import validate
+
+    split = split or ("all" if data_dir else "validation")
+    data_name = Path(data_dir).name if data_dir else f"coco/2017 {split}"
+    plots = Path(plots_dir) if plots_dir else None
+    ours = evaluate(tflite_path, data_dir=data_dir, split=split, tfds_dir=tfds_dir,
+                    confusion_png=plots / "confusion_int8.png" if plots else None)
+    extra = {"eval": {k: v for k, v in ours.items() if k != "model"}, "max_tflite_bytes": MAX_TFLITE_BYTES}
+    if reference:
+        ref = evaluate(reference, data_dir=data_dir, split=split, tfds_dir=tfds_dir,
+                       confusion_png=plots / "confusion_reference.png" if plots else None)
+        extra["reference"] = ref
+    x, y = load_arrays(split, data_dir=data_dir, tfds_dir=tfds_dir, color="gray")
+    report = validate(
+        model_name="mobilenet_vww",
+        keras_model=load_model(keras_path),
+        tflite_path=tflite_path,
+        x=x,
+        y=y,
+        metric_fn=accuracy,
+        metric_name=f"vww_accuracy ({data_name})",
+        report_path=report_path,
+        extra=extra,
+    )
+    if plots:
+        values = {"ours float (gray)": report["metric_float"], "ours int8 (gray)": report["metric_int8"]}
+        if reference:
+            values["MLPerf int8 (RGB)"] = extra["reference"]["accuracy"]
+        plot_accuracies(values, plots / "accuracy.png", f"VWW accuracy on {data_name} (n={len(y)})")
+    return report
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True,
+                        help=".keras, .h5 or .tflite model (96x96x1 or 96x96x3), or a registered name")
+    parser.add_argument("--data-dir", help="folder dataset (YOLO images/+labels/ or person/+non_person/); "
+                                           "default: TFDS coco/2017 validation")
+    parser.add_argument("--split", help="'all' (default) or e.g. 'all[50%%:]' of --data-dir, or a TFDS split")
+    parser.add_argument("--tfds-dir", help="TFDS data directory")
+    parser.add_argument("--confusion-png", help="write the confusion matrix as a PNG")
+    parser.add_argument("--float-model", help="also compare with this float .keras model ...")
+    parser.add_argument("--report", help="... and write the comparison to this report.json")
+    parser.add_argument("--reference", help="with --report: also score this model (path or registered name, "
+                                            "e.g. mlperf_vww96_int8) on the same images")
+    parser.add_argument("--plots-dir", help="with --report: write confusion and accuracy PNGs here")
+    args = parser.parse_args(argv)
+    if bool(args.float_model) != bool(args.report):
+        parser.error("--float-model and --report go together")
+    if args.report:
+        report = validate_artifacts(args.float_model, args.model, args.report, data_dir=args.data_dir,
+                                    split=args.split, tfds_dir=args.tfds_dir, reference=args.reference,
+                                    plots_dir=args.plots_dir)
+        result = {**report["eval"], "model": args.model}
+        result.update({k: report[k] for k in ("metric_float", "metric_int8", "drop", "size_bytes", "all_int8")})
+        if "reference" in report:
+            result["reference_accuracy"] = report["reference"]["accuracy"]
+    else:
+        result = evaluate(args.model, data_dir=args.data_dir, split=args.split, tfds_dir=args.tfds_dir,
+                          confusion_png=args.confusion_png)
+    result.pop("confusion_matrix", None)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

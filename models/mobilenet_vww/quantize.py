@@ -1,0 +1,65 @@
+"""Full-int8 PTQ of the grayscale MobileNetV1 VWW model.
+
+Calibration images get exactly the evaluation preprocessing (grayscale, antialiased bilinear resize
+to 96x96, pixels/255); labels are never read. They come from `--data-dir` (a folder dataset; all
+its images when it holds fewer than --calibration-n) or, without it, TFDS coco/2017 `train`.
+
+    python -m models.mobilenet_vww.quantize --model build/mobilenet_vww/model.keras \\
+        --out build/mobilenet_vww/model.tflite --data-dir ../shared/data/coco128_person
+"""
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from common import env  # noqa: F401
+from common.quantize import quantize_int8
+from common.representative import DEFAULT_N, DEFAULT_SEED, representative_dataset, sample_features
+from common.training import load_model
+from models.mobilenet_vww.data import load_arrays
+
+CALIBRATION_SPLIT = "train"  # TFDS coco/2017 (the evaluation uses "validation")
+
+
+def quantize(
+    model_path: str | os.PathLike,
+    out_path: str | os.PathLike,
+    *,
+    n: int = DEFAULT_N,
+    seed: int = DEFAULT_SEED,
+    data_dir: str | os.PathLike | None = None,
+    split: str | None = None,
+    tfds_dir: str | os.PathLike | None = None,
+) -> Path:
+    model = load_model(model_path)
+    split = split or ("all" if data_dir else CALIBRATION_SPLIT)
+    color = "gray" if model.input_shape[-1] == 1 else "rgb"
+    # A TFDS split is streamed (reservoir sampling); a folder is read whole (it is small).
+    limit = None if data_dir else 20 * n
+    x, _ = load_arrays(split, data_dir=data_dir, tfds_dir=tfds_dir, color=color, limit=limit)
+    (calibration,) = sample_features(x, n, seed)
+    source = str(Path(data_dir).resolve()) if data_dir else f"tfds coco/2017 {split}"
+    return quantize_int8(model, representative_dataset(calibration), out_path,
+                         metadata={"calibration_n": len(calibration), "calibration_seed": seed,
+                                   "calibration_source": source, "calibration_split": split,
+                                   "calibration_preprocessing": f"{color}, antialiased bilinear 96x96, /255"})
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True, help="trained .keras model")
+    parser.add_argument("--out", required=True, help="int8 .tflite to write")
+    parser.add_argument("--calibration-n", type=int, default=DEFAULT_N)
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--data-dir", help="folder dataset whose images calibrate (default: TFDS coco/2017)")
+    parser.add_argument("--split", help="'all' / 'all[:50%%]' of --data-dir, or a TFDS split (default: train)")
+    parser.add_argument("--tfds-dir", help="TFDS data directory")
+    args = parser.parse_args(argv)
+    path = quantize(args.model, args.out, n=args.calibration_n, seed=args.seed, data_dir=args.data_dir,
+                    split=args.split, tfds_dir=args.tfds_dir)
+    print(f"wrote {path} ({path.stat().st_size} bytes)")
+
+
+if __name__ == "__main__":
+    main()
