@@ -125,7 +125,7 @@ def _lr_schedule(base: float):
     return schedule
 
 
-def train(config: TrainConfig):
+def train(config: TrainConfig, extra_callbacks: list | None = None):
     """Build or import the model, fit it for `config.epochs` and save it atomically to `config.out`."""
     import keras
 
@@ -150,7 +150,8 @@ def train(config: TrainConfig):
             epochs=config.epochs,
             steps_per_epoch=config.steps_per_epoch,
             callbacks=[*standard_callbacks(config.workdir),
-                       keras.callbacks.LearningRateScheduler(_lr_schedule(config.learning_rate))],
+                       keras.callbacks.LearningRateScheduler(_lr_schedule(config.learning_rate)),
+                       *(extra_callbacks or [])],
             verbose=2 if os.environ.get("CI") else 1,
         )
     save_model(model, config.out)
