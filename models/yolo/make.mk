@@ -1,0 +1,11 @@
+# yolo: import the Efinix reference int8 weights into the cfg-built Keras model (YOLO_EPOCHS>0
+# fine-tunes on TFDS coco/2017), PTQ calibrated on the YOLO_DATA_DIR images, mAP there side by
+# side with the reference file. YOLO_DATA_DIR defaults to ../shared's coco128_person under CI.
+YOLO_EPOCHS   ?= 0
+YOLO_DATA_DIR ?= $(if $(ZOO_SHARED_DIR),$(ZOO_SHARED_DIR)/data/coco128_person)
+yolo_DATA_ARGS  ?= $(if $(YOLO_DATA_DIR),--data-dir $(YOLO_DATA_DIR))
+yolo_TRAIN_ARGS ?= --init efinix --epochs $(YOLO_EPOCHS)
+yolo_QUANT_ARGS ?= $(if $(YOLO_DATA_DIR),--data-dir $(YOLO_DATA_DIR))
+yolo_EVAL_ARGS  ?= $(if $(YOLO_DATA_DIR),--data-dir $(YOLO_DATA_DIR)) --pr-png $(BUILD)/yolo/pr_curve.png
+
+$(BUILD)/yolo/model.keras: models/yolo/yolo_pico.cfg models/yolo/darknet.py models/yolo/tflite_import.py

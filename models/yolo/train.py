@@ -1,0 +1,194 @@
+"""Build yolo-pico from its cfg and import weights (Efinix int8 reference by default, or Darknet
+`.weights`), optionally fine-tune on person-only COCO with a YOLOv3-style loss.
+
+    python -m models.yolo.train --init efinix --epochs 0 --out build/yolo/model.keras
+    python -m models.yolo.train --init darknet --weights yolo_pico.weights --epochs 0
+    python -m models.yolo.train --init efinix --epochs 10 --data-dir ~/tensorflow_datasets   # coco/2017
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from common import env
+from common.training import STRATEGIES, get_strategy, save_model, standard_callbacks
+from common.weights import fetch
+from models.yolo.darknet import load_weights, parse_cfg
+from models.yolo.decode import ANCHORS, INPUT_SIZE
+from models.yolo.model import CFG_PATH, build_model
+from models.yolo.tflite_import import import_tflite_weights
+
+# Targets per head (output order): (grid_h, grid_w, anchors, [cx, cy, w, h, objectness, person]).
+GRIDS = ((3, 3), (6, 6))
+TARGET_SHAPES = tuple((gh, gw, len(a), 6) for (gh, gw), a in zip(GRIDS, ANCHORS))
+IGNORE_IOU = 0.5
+
+
+@dataclass
+class TrainConfig:
+    init: str = "efinix"  # "efinix" (import the reference int8 file), "darknet" (cfg + .weights), "scratch"
+    epochs: int = 0  # 0 = import only
+    batch_size: int = 32
+    learning_rate: float = 1e-4
+    train_split: str = "train"
+    val_split: str = "validation"
+    seed: int = 0
+    steps_per_epoch: int | None = None
+    limit: int | None = None  # use only the first N training images (quick runs)
+    cfg: str = str(CFG_PATH)
+    weights: str | None = None  # --init darknet: the .weights file; --init efinix: explicit .tflite path
+    data_dir: str | None = None  # TFDS data directory (coco/2017) or a YOLO-layout folder
+    workdir: str = "build/yolo/train"
+    out: str = "build/yolo/model.keras"
+    strategy: str = "default"
+
+
+def initial_model(config: TrainConfig):
+    """The cfg-built model with the weights `config.init` names."""
+    cfg = parse_cfg(config.cfg)
+    model = build_model(config.cfg)
+    if config.init == "efinix":
+        import_tflite_weights(model, cfg, fetch("efinix_yolo", config.weights))
+    elif config.init == "darknet":
+        if not config.weights:
+            raise ValueError("--init darknet needs --weights <file.weights>")
+        load_weights(model, cfg, config.weights)
+    elif config.init != "scratch":
+        raise ValueError(f"unknown --init {config.init!r}")
+    return model
+
+
+def encode_targets(boxes: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(n, 4) normalised corners -> one target array per head; each box goes to the one anchor
+    (of all six) whose shape fits it best, in the cell holding its centre (YOLOv3 assignment)."""
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    targets = tuple(np.zeros(shape, np.float32) for shape in TARGET_SHAPES)
+    anchors = np.concatenate([a / np.array(INPUT_SIZE[::-1], np.float32) for a in ANCHORS])
+    owner = np.concatenate([[(h, k) for k in range(len(a))] for h, a in enumerate(ANCHORS)])
+    for x0, y0, x1, y1 in boxes:
+        w, h = x1 - x0, y1 - y0
+        if w <= 0 or h <= 0:
+            continue
+        inter = np.minimum(w, anchors[:, 0]) * np.minimum(h, anchors[:, 1])
+        iou = inter / (w * h + anchors[:, 0] * anchors[:, 1] - inter)
+        head, k = owner[int(np.argmax(iou))]
+        gh, gw = GRIDS[head]
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        row, col = min(int(cy * gh), gh - 1), min(int(cx * gw), gw - 1)
+        targets[head][row, col, k] = [cx, cy, w, h, 1.0, 1.0]
+    return targets
+
+
+def yolo_loss(head: int):
+    """YOLOv3 loss of one head: BCE on cell offsets, L2 on log sizes (both weighted 2 - w*h),
+    BCE on objectness (no-object loss ignored where a prediction already overlaps a true box by
+    IoU > 0.5) and BCE on the class. Returns the per-image sum."""
+    import tensorflow as tf
+
+    gh, gw = GRIDS[head]
+    anchors = tf.constant(ANCHORS[head] / np.array(INPUT_SIZE[::-1], np.float32))
+    grid = tf.constant(np.stack(np.meshgrid(np.arange(gw), np.arange(gh)), -1)[:, :, None, :], tf.float32)
+    size = tf.constant([gw, gh], tf.float32)
+
+    def bce(labels, logits):
+        return tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
+
+    def loss(y_true, y_pred):
+        y_true = tf.cast(y_true, tf.float32)
+        p = tf.reshape(y_pred, (-1, gh, gw, len(ANCHORS[head]), 6))
+        obj = y_true[..., 4:5]
+        true_xy = y_true[..., 0:2] * size - grid
+        true_wh = tf.math.log(tf.where(obj > 0, y_true[..., 2:4], anchors) / anchors)
+        weight = obj * (2.0 - y_true[..., 2:3] * y_true[..., 3:4])
+        xy_loss = weight * bce(true_xy, p[..., 0:2])
+        wh_loss = weight * 0.5 * tf.square(true_wh - p[..., 2:4])
+        # ignore mask: best IoU of each predicted box with any true box of the image
+        pred_xy = (tf.sigmoid(p[..., 0:2]) + grid) / size
+        pred_wh = tf.exp(tf.clip_by_value(p[..., 2:4], -10, 10)) * anchors
+        batch = tf.shape(p)[0]
+        pb = tf.reshape(tf.concat([pred_xy - pred_wh / 2, pred_xy + pred_wh / 2], -1), (batch, -1, 1, 4))
+        tb = tf.reshape(tf.concat([y_true[..., 0:2] - y_true[..., 2:4] / 2, y_true[..., 0:2] + y_true[..., 2:4] / 2], -1),
+                        (batch, 1, -1, 4))
+        inter = tf.reduce_prod(tf.maximum(tf.minimum(pb[..., 2:], tb[..., 2:]) - tf.maximum(pb[..., :2], tb[..., :2]), 0.0), -1)
+        area = lambda b: tf.reduce_prod(b[..., 2:] - b[..., :2], -1)  # noqa: E731
+        iou = inter / tf.maximum(area(pb) + area(tb) - inter, 1e-9)
+        iou = iou * tf.reshape(obj, (batch, 1, -1))
+        ignore = tf.cast(tf.reshape(tf.reduce_max(iou, -1), tf.shape(obj)) < IGNORE_IOU, tf.float32)
+        conf_loss = obj * bce(obj, p[..., 4:5]) + (1.0 - obj) * bce(obj, p[..., 4:5]) * ignore
+        cls_loss = obj * bce(y_true[..., 5:], p[..., 5:])
+        total = (tf.reduce_sum(xy_loss, [1, 2, 3, 4]) + tf.reduce_sum(wh_loss, [1, 2, 3, 4])
+                 + tf.reduce_sum(conf_loss, [1, 2, 3, 4]) + tf.reduce_sum(cls_loss, [1, 2, 3, 4]))
+        return total
+
+    loss.__name__ = f"yolo_loss_{gh}x{gw}"
+    return loss
+
+
+def train(config: TrainConfig):
+    """Import (and optionally fine-tune) yolo-pico; saves it atomically to `config.out`."""
+    import keras
+
+    env.set_seed(config.seed)
+    with get_strategy(config.strategy).scope():
+        model = initial_model(config)
+        if config.init != "scratch":
+            # imported BN layers are identities carrying folded biases: keep them frozen (inference mode)
+            for layer in model.layers:
+                if isinstance(layer, keras.layers.BatchNormalization):
+                    layer.trainable = False
+        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
+                      loss=[yolo_loss(h) for h in range(len(GRIDS))])
+    if config.epochs > 0:
+        from models.yolo.data import load_dataset
+
+        train_ds = load_dataset(config.train_split, data_dir=config.data_dir, batch_size=config.batch_size,
+                                shuffle=True, augment=True, seed=config.seed, limit=config.limit)
+        val_ds = None
+        if not (config.data_dir and (Path(config.data_dir) / "images").is_dir()):
+            val_ds = load_dataset(config.val_split, data_dir=config.data_dir, batch_size=64, limit=500)
+        if config.steps_per_epoch:
+            train_ds = train_ds.repeat()
+        model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
+                  callbacks=standard_callbacks(config.workdir, monitor="val_loss" if val_ds else "loss"),
+                  verbose=2 if os.environ.get("CI") else 1)
+    save_model(model, config.out)
+    return model
+
+
+def parse_args(argv: list[str] | None = None) -> TrainConfig:
+    defaults = TrainConfig()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--init", choices=("efinix", "darknet", "scratch"), default=defaults.init,
+                        help="weights to start from: the Efinix int8 reference (dequantized), a Darknet .weights, or random")
+    parser.add_argument("--epochs", type=int, default=defaults.epochs, help="fine-tuning epochs (0: import only)")
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
+    parser.add_argument("--train-split", default=defaults.train_split, help="TFDS coco/2017 split")
+    parser.add_argument("--val-split", default=defaults.val_split, help="TFDS coco/2017 split")
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--steps-per-epoch", type=int, default=defaults.steps_per_epoch)
+    parser.add_argument("--limit", type=int, default=defaults.limit, help="first N training images only")
+    parser.add_argument("--cfg", default=defaults.cfg, help="Darknet cfg of the network")
+    parser.add_argument("--weights", default=defaults.weights,
+                        help="--init darknet: .weights file; --init efinix: explicit path of yolo_person_detect.tflite")
+    parser.add_argument("--data-dir", default=defaults.data_dir, help="TFDS data directory or YOLO-layout folder")
+    parser.add_argument("--workdir", default=defaults.workdir, help="checkpoints, resume state, TensorBoard logs")
+    parser.add_argument("--out", default=defaults.out, help="the .keras model to write")
+    parser.add_argument("--strategy", choices=STRATEGIES, default=defaults.strategy)
+    args = parser.parse_args(argv)
+    return TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
+
+
+def main(argv: list[str] | None = None) -> None:
+    config = parse_args(argv)
+    train(config)
+    print(f"saved {config.out}")
+
+
+if __name__ == "__main__":
+    main()
