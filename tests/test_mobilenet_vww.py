@@ -160,3 +160,73 @@ def test_coco128_vww_labels():
     labels = np.array([label for _, label in items])
     assert layout == "yolo" and len(labels) == 128
     assert int(labels.sum()) == 53 and int((labels == 0).sum()) == 75
+
+
+def test_fine_tune_on_gray_folder_runs(tmp_path):
+    """--init pretrained then a (tiny) grayscale fine-tune with the standard callbacks."""
+    require_shared("pretrained", "mlcommons", "vww_96.h5")
+    from models.mobilenet_vww.train import TrainConfig, train
+
+    rng = np.random.default_rng(0)
+    for cls in ("person", "non_person"):
+        for i in range(4):
+            _write_image(tmp_path / "data" / cls / f"{i}.png", size=(64, 48),
+                         color=tuple(int(v) for v in rng.integers(0, 255, 3)))
+    config = TrainConfig(init="pretrained", epochs=1, batch_size=4, steps_per_epoch=2,
+                         data_dir=str(tmp_path / "data"), train_split="all", val_split="all",
+                         workdir=str(tmp_path / "work"), out=str(tmp_path / "model.keras"))
+    model = train(config)
+    assert model.input_shape == (None, 96, 96, 1)
+    assert (tmp_path / "model.keras").is_file()
+    assert (tmp_path / "work" / "history.csv").read_text().count("\n") == 2  # header + 1 epoch
+    assert (tmp_path / "work" / "checkpoints" / "epoch_001.keras").is_file()
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, repo):
+    """`make mobilenet_vww.tflite` into a temporary build dir (once for the slow tests below)."""
+    require_shared("data", "coco128_person")
+    require_shared("pretrained", "mlcommons", "vww_96.h5")
+    build = tmp_path_factory.mktemp("build")
+    env = {**os.environ, "ZOO_SHARED_DIR": str(SHARED), "TFDS_DATA_DIR": str(SHARED / "tensorflow_datasets"),
+           "ZOO_WEIGHTS_DIR": str(SHARED / "pretrained")}
+    subprocess.run(["make", f"BUILD={build}", "mobilenet_vww.tflite"], cwd=repo, check=True, env=env)
+    out = build / "mobilenet_vww"
+    return out, json.loads((out / "report.json").read_text())
+
+
+@pytest.mark.slow
+def test_make_end_to_end(built):
+    out, report = built
+    tflite = out / "model.tflite"
+    assert report["all_int8"] and set(report["tensor_types"]) <= {"INT8", "INT32"}
+    assert tflite.stat().st_size == report["size_bytes"] <= 300_568
+    (inp,), (outp,) = report["inputs"], report["outputs"]
+    assert inp["shape"] == [1, 96, 96, 1] and inp["dtype"] == "int8"
+    assert outp["shape"] == [1, 2] and outp["dtype"] == "int8"
+    assert not any(op["op"].startswith("CUSTOM") for op in report["ops"])
+
+    # int8 scored on all 128 coco128_person images, beside the MLPerf RGB int8 reference
+    assert report["n_eval"] == 128
+    assert report["eval"]["label_counts"] == {"non_person": 75, "person": 53}
+    assert report["eval"]["accuracy"] == report["metric_int8"]
+    ref = report["reference"]
+    assert ref["input"] == "rgb" and ref["n"] == 128 and ref["label_counts"] == report["eval"]["label_counts"]
+    assert 0.80 <= ref["accuracy"] <= 0.90  # the issue measured 85.16% (see README for the resize detail)
+    assert report["drop"] <= MAX_DROP
+    for png in ("accuracy.png", "confusion_int8.png", "confusion_reference.png"):
+        assert (out / png).stat().st_size > 1000
+
+    # the shipped file loads and runs in LiteRT on its own, raw int8 in and out
+    from common.tflite import Runner
+
+    raw = Runner(tflite).run_quantized([np.zeros((1, 96, 96, 1), np.int8)])[0]
+    assert raw.dtype == np.int8 and raw.shape == (1, 2)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(reason="the exact gray conversion of the RGB vww_96.h5 scores ~75-77% on coco128_person; "
+                          "reaching 82.2% needs grayscale fine-tuning data (TFDS coco/2017), absent offline")
+def test_gray_accuracy_within_3_points_of_reference(built):
+    _, report = built
+    assert report["metric_int8"] >= GRAY_ACCURACY_MIN
