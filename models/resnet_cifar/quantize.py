@@ -11,17 +11,22 @@ from pathlib import Path
 from common import env  # noqa: F401
 from common.training import load_model
 from common.quantize import quantize_int8
-from common.representative import DEFAULT_N, DEFAULT_SEED, representative_dataset, sample_features
+from common.representative import DEFAULT_SEED, representative_dataset, sample_features
 from models.resnet_cifar.data import load_arrays
 
 CALIBRATION_SPLIT = "train[:90%]"  # never the test split
+# Chosen on validation data (train[90%:]), not on the test split: int8-vs-float output MSE grows
+# with N under min/max calibration (rare large activations widen the ranges); mean over seeds
+# N=50: 3.3e-4, N=100: 3.7e-4, N=200: 4.0e-4, N=500: 4.5e-4, N=4194: 6.8e-4. N=100 also had the
+# highest top-1 agreement with the float model (98.3%). See models/resnet_cifar/README.md.
+CALIBRATION_N = 100
 
 
 def quantize(
     model_path: str | os.PathLike,
     out_path: str | os.PathLike,
     *,
-    n: int = DEFAULT_N,
+    n: int = CALIBRATION_N,
     seed: int = DEFAULT_SEED,
     split: str = CALIBRATION_SPLIT,
     data_dir: str | os.PathLike | None = None,
@@ -38,7 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="trained .keras model")
     parser.add_argument("--out", required=True, help="int8 .tflite to write")
-    parser.add_argument("--calibration-n", type=int, default=DEFAULT_N)
+    parser.add_argument("--calibration-n", type=int, default=CALIBRATION_N)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--split", default=CALIBRATION_SPLIT, help="TFDS split to draw calibration images from")
     parser.add_argument("--data-dir", help="TFDS data directory")
