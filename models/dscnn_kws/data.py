@@ -26,6 +26,7 @@ import numpy as np
 from common import env  # noqa: F401
 from common.atomic import write_json
 from common.audio import AUDIO_EXTENSIONS, AudioError, list_audio, load_audio
+from common.datasets import DatasetMissingError
 
 DATASET = "speech_commands"
 KEYWORDS = ("down", "go", "left", "no", "off", "on", "right", "stop", "up", "yes")
@@ -103,6 +104,10 @@ def features_from_file(path: str | os.PathLike) -> np.ndarray:
 
 
 # ---- folder source ------------------------------------------------------------------------------
+
+FOLDER_HINT = ("Offline, pass --data-dir with a Speech Commands folder in the <label>/<file>.wav layout "
+               "(the v0.02 archive or its test set with _silence_/_unknown_ folders).")
+
 
 class DataLayoutError(ValueError):
     """A --data-dir is not in the Speech Commands layout; the message says what is missing."""
@@ -379,6 +384,8 @@ def main(argv: list[str] | None = None) -> None:
         summary = describe(args.data_dir, download=not args.no_download)
     except DataLayoutError as exc:
         raise SystemExit(f"error: {exc}")
+    except DatasetMissingError as exc:
+        raise SystemExit(f"error: {exc}\n{FOLDER_HINT}")
     if tuple(summary["class_names"]) != CLASS_NAMES:
         raise SystemExit(f"unexpected class names {summary['class_names']}")
     if args.out:

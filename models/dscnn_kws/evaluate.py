@@ -26,7 +26,8 @@ from common.metrics import accuracy, confusion_matrix, per_class_accuracy, plot_
 from common.training import load_model
 from common.validate import read_quantization_metadata
 from common.weights import REGISTRY, fetch
-from models.dscnn_kws.data import CLASS_NAMES, Clips, DataLayoutError, load_arrays
+from common.datasets import DatasetMissingError
+from models.dscnn_kws.data import CLASS_NAMES, FOLDER_HINT, Clips, DataLayoutError, load_arrays
 
 EVAL_SPLIT = "test"
 
@@ -142,6 +143,8 @@ def main(argv: list[str] | None = None) -> None:
         clips = load_arrays(args.split, data_dir=args.data_dir)
     except DataLayoutError as exc:
         raise SystemExit(f"error: {exc}")
+    except DatasetMissingError as exc:
+        raise SystemExit(f"error: {exc}\n{FOLDER_HINT}")
     result = evaluate(args.model, split=args.split, data_dir=args.data_dir, confusion_png=args.confusion_png,
                       clips=clips)
     if args.report:
