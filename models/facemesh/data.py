@@ -1,0 +1,248 @@
+"""Face crops for the landmark model from a folder of photos.
+
+Each image is searched with MediaPipe's `face_detection_short_range.tflite` (128x128 letterboxed,
+RGB in [-1, 1]; its 896 SSD anchors are decoded here and the best-scoring face is kept), cropped to
+a square of 1.5x the face box around its centre (MediaPipe's landmark ROI, without the eye-line
+rotation), and resized to 192x192 RGB in [0, 1]. Images without a face are reported and skipped.
+
+Splits are by image file so no photo feeds both calibration and evaluation: in each sub-folder,
+every 3rd image (sorted by name, starting with the first) is `calibration`, the rest `evaluation`.
+
+    python -m models.facemesh.data --data-dir ../shared/data/faces --out build/facemesh/data.json
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import warnings
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from common import env  # noqa: F401
+from common.atomic import write_json
+from common.images import IMAGE_EXTENSIONS, ImageError, read_image, resize
+
+CROP_SIZE = 192
+DETECTOR_SIZE = 128
+CROP_SCALE = 1.5  # MediaPipe's face-landmark ROI: 1.5x the detection box, square
+MIN_FACE_SCORE = 0.5  # MediaPipe's min_score_thresh for the short-range detector
+SPLITS = ("calibration", "evaluation", "all")
+CALIBRATION_EVERY = 3
+
+
+class NoFaceError(ValueError):
+    """The detector found no face in an image."""
+
+
+# ---- face detector ------------------------------------------------------------------------
+
+def ssd_anchors(input_size: int = DETECTOR_SIZE, strides: tuple[int, ...] = (8, 16, 16, 16)) -> np.ndarray:
+    """(896, 2) anchor centres (x, y) in [0, 1] of MediaPipe's short-range face detector
+    (SsdAnchorsCalculator with fixed_anchor_size: consecutive layers of equal stride share a grid;
+    two anchors per layer per cell)."""
+    centres = []
+    layer = 0
+    while layer < len(strides):
+        stride = strides[layer]
+        n_layers = 0
+        while layer < len(strides) and strides[layer] == stride:
+            n_layers += 1
+            layer += 1
+        grid = -(-input_size // stride)
+        for y in range(grid):
+            for x in range(grid):
+                centres.extend([((x + 0.5) / grid, (y + 0.5) / grid)] * (2 * n_layers))
+    return np.asarray(centres, np.float32)
+
+
+@dataclass(frozen=True)
+class Detection:
+    score: float
+    box: tuple[float, float, float, float]  # x_min, y_min, x_max, y_max in image pixels
+    keypoints: np.ndarray  # (6, 2) in image pixels: right eye, left eye, nose, mouth, right ear, left ear
+
+
+def decode_detections(regressors: np.ndarray, logits: np.ndarray, anchors: np.ndarray,
+                      input_size: int = DETECTOR_SIZE) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Raw detector outputs for one image -> scores (A,), boxes (A, 4) xyxy and keypoints (A, 6, 2),
+    all in [0, 1] of the detector's input."""
+    raw = regressors.reshape(len(anchors), -1) / input_size
+    centre = anchors + raw[:, 0:2]
+    half = raw[:, 2:4] / 2
+    boxes = np.concatenate([centre - half, centre + half], axis=1)
+    keypoints = anchors[:, None, :] + raw[:, 4:16].reshape(-1, 6, 2)
+    scores = 1.0 / (1.0 + np.exp(-np.clip(logits.reshape(-1).astype(np.float64), -100.0, 100.0)))
+    return scores, boxes, keypoints
+
+
+class FaceDetector:
+    """MediaPipe's short-range face detector on the LiteRT runner; `detect(image)` -> best face."""
+
+    def __init__(self, path: str | os.PathLike | None = None, min_score: float = MIN_FACE_SCORE):
+        from common.tflite import Runner
+        from models.facemesh.weights import mediapipe_file
+
+        self.runner = Runner(mediapipe_file("mediapipe_face_detection", path))
+        self.anchors = ssd_anchors()
+        self.min_score = min_score
+
+    def detect(self, image: np.ndarray) -> Detection | None:
+        """The highest-scoring face in an HxWx3 uint8 RGB image, or None below `min_score`."""
+        h, w = image.shape[:2]
+        side = max(h, w)
+        # Letterbox to a square (zero border), as MediaPipe's ImageToTensor with keep_aspect_ratio.
+        top, left = (side - h) // 2, (side - w) // 2
+        square = np.zeros((side, side, 3), np.float32)
+        square[top:top + h, left:left + w] = image
+        x = resize(square, (DETECTOR_SIZE, DETECTOR_SIZE)) / 127.5 - 1.0
+        regressors, logits = self.runner.predict(x[None].astype(np.float32))
+        scores, boxes, keypoints = decode_detections(regressors[0], logits[0], self.anchors)
+        best = int(np.argmax(scores))
+        if scores[best] < self.min_score:
+            return None
+        offset = np.array([left, top], np.float32)
+        box = boxes[best].reshape(2, 2) * side - offset
+        return Detection(float(scores[best]), tuple(float(v) for v in box.reshape(-1)),
+                         keypoints[best] * side - offset)
+
+
+# ---- cropping -----------------------------------------------------------------------------
+
+def square_crop_box(box: tuple[float, float, float, float], scale: float = CROP_SCALE) -> tuple[int, int, int]:
+    """(x0, y0, side) in pixels of the square of `scale` x the box's longer side around its centre."""
+    x_min, y_min, x_max, y_max = box
+    side = max(1, int(round(max(x_max - x_min, y_max - y_min) * scale)))
+    cx, cy = (x_min + x_max) / 2, (y_min + y_max) / 2
+    return int(round(cx - side / 2)), int(round(cy - side / 2)), side
+
+
+def crop_square(image: np.ndarray, x0: int, y0: int, side: int, size: int = CROP_SIZE) -> np.ndarray:
+    """Crop the square (zero outside the image), resize to size x size; float32 RGB in [0, 1]."""
+    h, w = image.shape[:2]
+    out = np.zeros((side, side, image.shape[2]), np.float32)
+    sx0, sy0 = max(0, x0), max(0, y0)
+    sx1, sy1 = min(w, x0 + side), min(h, y0 + side)
+    if sx1 > sx0 and sy1 > sy0:
+        out[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = image[sy0:sy1, sx0:sx1]
+    return (resize(out, (size, size)) / 255.0).clip(0.0, 1.0).astype(np.float32)
+
+
+def whole_image(image: np.ndarray, size: int = CROP_SIZE) -> np.ndarray:
+    """The whole image resized (aspect not kept) to size x size, RGB in [0, 1]: the Efinix demo's input."""
+    return (resize(image.astype(np.float32), (size, size)) / 255.0).clip(0.0, 1.0).astype(np.float32)
+
+
+# ---- dataset ------------------------------------------------------------------------------
+
+def list_face_images(data_dir: str | os.PathLike) -> list[Path]:
+    """Every image below `data_dir` (recursively), sorted by path."""
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise FileNotFoundError(f"{data_dir}: no such folder of face photos (give --data-dir)")
+    images = sorted(p for p in data_dir.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    if not images:
+        raise FileNotFoundError(f"{data_dir}: no images ({', '.join(IMAGE_EXTENSIONS)})")
+    return images
+
+
+def split_of(images: list[Path]) -> dict[Path, str]:
+    """calibration for every CALIBRATION_EVERY-th image of each folder (sorted), evaluation otherwise."""
+    by_folder: dict[Path, list[Path]] = {}
+    for p in images:
+        by_folder.setdefault(p.parent, []).append(p)
+    return {p: ("calibration" if i % CALIBRATION_EVERY == 0 else "evaluation")
+            for files in by_folder.values() for i, p in enumerate(sorted(files))}
+
+
+@dataclass
+class FaceCrops:
+    images: np.ndarray  # (N, 192, 192, 3) float32 RGB in [0, 1]
+    sources: list[str]
+    boxes: np.ndarray  # (N, 4) detection boxes, image pixels
+    scores: np.ndarray  # (N,) detector scores
+    whole_images: np.ndarray  # (N, 192, 192, 3) the whole photo resized, for the Efinix comparison
+    skipped: list[dict] = field(default_factory=list)  # {"image", "reason"}
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+@lru_cache(maxsize=4)
+def _load(data_dir: str, split: str, detector_path: str | None) -> FaceCrops:
+    images = list_face_images(data_dir)
+    splits = split_of(images)
+    detector = FaceDetector(detector_path)
+    crops, sources, boxes, scores, wholes, skipped = [], [], [], [], [], []
+    for path in images:
+        if split != "all" and splits[path] != split:
+            continue
+        try:
+            image = read_image(path, "RGB")
+        except ImageError as exc:
+            skipped.append({"image": str(path), "reason": str(exc)})
+            continue
+        detection = detector.detect(image)
+        if detection is None:
+            skipped.append({"image": str(path), "reason": f"no face (detector score < {detector.min_score})"})
+            continue
+        crops.append(crop_square(image, *square_crop_box(detection.box)))
+        wholes.append(whole_image(image))
+        sources.append(str(path))
+        boxes.append(detection.box)
+        scores.append(detection.score)
+    for s in skipped:
+        warnings.warn(f"skipped {s['image']}: {s['reason']}", stacklevel=3)
+    if not crops:
+        raise NoFaceError(f"{data_dir}: no face found in any of the {split} images")
+    return FaceCrops(np.stack(crops), sources, np.asarray(boxes, np.float32), np.asarray(scores, np.float32),
+                     np.stack(wholes), skipped)
+
+
+def load_dataset(data_dir: str | os.PathLike, split: str = "all", *,
+                 detector_path: str | os.PathLike | None = None) -> FaceCrops:
+    """Face crops of the images of `split` ("calibration", "evaluation" or "all") below `data_dir`."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    return _load(str(Path(data_dir).resolve()), split, str(detector_path) if detector_path else None)
+
+
+def augment_crops(crops: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Calibration variety from few photos: each crop, its mirror image, and a brightness/contrast
+    jittered copy of each (seeded)."""
+    rng = np.random.default_rng(seed)
+    mirrored = crops[:, :, ::-1]
+    both = np.concatenate([crops, mirrored])
+    gain = rng.uniform(0.7, 1.3, (len(both), 1, 1, 1)).astype(np.float32)
+    bias = rng.uniform(-0.1, 0.1, (len(both), 1, 1, 1)).astype(np.float32)
+    jittered = np.clip((both - 0.5) * gain + 0.5 + bias, 0.0, 1.0)
+    return np.concatenate([both, jittered]).astype(np.float32)
+
+
+def describe(data_dir: str | os.PathLike) -> dict:
+    """Per-split face counts and skipped images (the Make chain's data step)."""
+    summary: dict = {"data_dir": str(data_dir), "crop_size": CROP_SIZE, "crop_scale": CROP_SCALE, "splits": {}}
+    for split in ("calibration", "evaluation"):
+        crops = load_dataset(data_dir, split)
+        summary["splits"][split] = {"faces": len(crops), "images": crops.sources, "skipped": crops.skipped}
+    return summary
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", required=True, help="folder of face photos (searched recursively)")
+    parser.add_argument("--out", type=Path, help="write the summary JSON here (atomically)")
+    args = parser.parse_args(argv)
+    summary = describe(args.data_dir)
+    if args.out:
+        write_json(args.out, summary)
+    for split, info in summary["splits"].items():
+        print(f"{split}: {info['faces']} faces, {len(info['skipped'])} images skipped")
+        for s in info["skipped"]:
+            print(f"  skipped {s['image']}: {s['reason']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,229 @@
+"""MediaPipe face landmark network (192x192x3 RGB in [0, 1] -> 468 3D landmarks + face flag) as Keras
+layers, rebuilt op by op from the shipped float16 `face_landmark.tflite`.
+
+The graph is read with `ai_edge_litert.tools.flatbuffer_utils` (no TF Lite interpreter, no
+mediapipe package): every DEQUANTIZE'd float16 constant becomes a float32 Keras weight, every
+CONV_2D / DEPTHWISE_CONV_2D / PRELU / ADD / MAX_POOL_2D / PAD op becomes the matching layer.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from common import env  # noqa: F401
+import keras
+
+INPUT_SHAPE = (192, 192, 3)
+NUM_LANDMARKS = 468
+LEFT_EYE, RIGHT_EYE = 33, 263  # outer eye corners, the inter-ocular pair of the NME
+
+# TFLite schema enum values used below
+_SAME, _VALID = 0, 1
+
+
+@keras.saving.register_keras_serializable(package="facemesh")
+class AcceleratorPReLU(keras.layers.Layer):
+    """PReLU exported as MUL + MAXIMUM + ADD (ops the Efinix accelerator runs; TFLite's PRELU is not).
+
+    prelu(x) = x + c * min(x, 0) with c = alpha - 1, and c * min(x, 0) = s * max(-|c| * x, 0) with
+    s = -1 where c > 0, else +1. Exact for every alpha. The Efinix reference file uses
+    `max(x, alpha * x)`, which equals PReLU only for alpha <= 1 (this network has alphas up to 1.37).
+
+    Why this form: in int8, MAXIMUM/MINIMUM share one scale between input and output, and with a
+    constant operand the converter derives it from the clipped output range; applied to the block's
+    activation itself (`min(x, 0)`) that clipped `x` for every consumer (NME 2.2% instead of <1%).
+    Here the MAXIMUM owns its input (the MUL), so `x` keeps its calibrated range. `max(u, -EPS)`
+    rather than `max(u, 0)`: the converter turns the latter into RELU, which the accelerator lacks;
+    in int8 -EPS rounds to the zero point, i.e. it is exactly a ReLU. The sign MUL is only emitted
+    for layers that have an alpha > 1 (`steep`).
+    """
+
+    EPS = 1e-6
+
+    def __init__(self, alpha_shape: tuple[int, ...] | None = None, steep: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        self.alpha_shape = tuple(alpha_shape) if alpha_shape is not None else None
+        self.steep = bool(steep)
+
+    def build(self, input_shape):
+        shape = self.alpha_shape or (1, 1, input_shape[-1])
+        self.alpha = self.add_weight(name="alpha", shape=shape, initializer="zeros")
+
+    def call(self, x):
+        c = self.alpha - 1.0
+        r = keras.ops.maximum(x * (-keras.ops.abs(c)), -self.EPS)
+        if self.steep:
+            r = r * keras.ops.where(c > 0, -1.0, 1.0)
+        return x + r
+
+    def get_config(self):
+        return {**super().get_config(), "alpha_shape": self.alpha_shape, "steep": self.steep}
+
+
+@keras.saving.register_keras_serializable(package="facemesh")
+class ChannelPad(keras.layers.Layer):
+    """Zero-pad the channel axis at the end (the residual shortcut when a block widens): one PAD op."""
+
+    def __init__(self, extra_channels: int, **kwargs):
+        super().__init__(**kwargs)
+        self.extra_channels = int(extra_channels)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] + self.extra_channels)
+
+    def call(self, x):
+        return keras.ops.pad(x, [[0, 0], [0, 0], [0, 0], [0, self.extra_channels]])
+
+    def get_config(self):
+        return {**super().get_config(), "extra_channels": self.extra_channels}
+
+
+@keras.saving.register_keras_serializable(package="facemesh")
+class StaticReshape(keras.layers.Layer):
+    """Reshape to (batch, *target_shape) with a constant shape operand: one RESHAPE op (Keras'
+    Reshape reads the batch size at run time and exports SHAPE/STRIDED_SLICE/PACK)."""
+
+    def __init__(self, target_shape: tuple[int, ...], **kwargs):
+        super().__init__(**kwargs)
+        self.target_shape = tuple(int(d) for d in target_shape)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], *self.target_shape)
+
+    def call(self, x):
+        return keras.ops.reshape(x, (-1, *self.target_shape))
+
+    def get_config(self):
+        return {**super().get_config(), "target_shape": self.target_shape}
+
+
+CUSTOM_OBJECTS = {"AcceleratorPReLU": AcceleratorPReLU, "ChannelPad": ChannelPad, "StaticReshape": StaticReshape}
+
+
+@dataclass
+class TfliteGraph:
+    """The parts of a `.tflite` flatbuffer the rebuild needs."""
+
+    model: object  # schema ModelT
+    op_names: list[str]
+
+    @property
+    def subgraph(self):
+        return self.model.subgraphs[0]
+
+    def tensor_name(self, index: int) -> str:
+        name = self.subgraph.tensors[index].name
+        return name.decode() if isinstance(name, bytes) else str(name)
+
+    def constant(self, index: int) -> np.ndarray:
+        """A constant tensor as float32/int32 NumPy (float16 storage widened to float32)."""
+        from ai_edge_litert import schema_py_generated as schema
+
+        tensor = self.subgraph.tensors[index]
+        data = self.model.buffers[tensor.buffer].data
+        if data is None or len(data) == 0:
+            raise ValueError(f"tensor {index} ({self.tensor_name(index)}) is not a constant")
+        dtype = {schema.TensorType.FLOAT16: np.float16, schema.TensorType.FLOAT32: np.float32,
+                 schema.TensorType.INT32: np.int32}[tensor.type]
+        array = np.frombuffer(bytes(bytearray(data)), dtype=dtype).reshape(tensor.shape)
+        return array.astype(np.float32) if dtype != np.int32 else array
+
+
+def read_tflite_graph(path: str | os.PathLike) -> TfliteGraph:
+    from common.tflite import op_names, read_graph
+
+    return TfliteGraph(read_graph(path), op_names(path))
+
+
+def _layer_name(graph: TfliteGraph, tensor: int, used: set[str]) -> str:
+    base = re.sub(r"[^A-Za-z0-9_]", "_", graph.tensor_name(tensor)) or f"t{tensor}"
+    name, k = base, 1
+    while name in used:
+        k += 1
+        name = f"{base}_{k}"
+    used.add(name)
+    return name
+
+
+def build_from_tflite(path: str | os.PathLike, name: str = "facemesh"):
+    """Keras functional model with the same ops and weights as the float `.tflite` at `path`.
+
+    Outputs: landmarks (N, 468, 3) in input pixels (x, y, z) and the face-flag logit (N, 1)
+    (sigmoid > 0.5: a face is present).
+    """
+    from ai_edge_litert import schema_py_generated as schema
+
+    graph = read_tflite_graph(path)
+    sg = graph.subgraph
+    if len(sg.inputs) != 1:
+        raise ValueError(f"{path}: expected one input, got {len(sg.inputs)}")
+    in_shape = tuple(int(d) for d in sg.tensors[sg.inputs[0]].shape[1:])
+    inputs = keras.Input(shape=in_shape, name="image")
+    values: dict[int, object] = {sg.inputs[0]: inputs}
+    constants: dict[int, np.ndarray] = {}
+    used: set[str] = set()
+
+    def const(i: int) -> np.ndarray:
+        return constants[i] if i in constants else graph.constant(i)
+
+    for op, op_name in zip(sg.operators, graph.op_names):
+        out = op.outputs[0]
+        opts = op.builtinOptions
+        lname = _layer_name(graph, out, used) if op_name != "DEQUANTIZE" else None
+        if op_name == "DEQUANTIZE":
+            constants[out] = graph.constant(op.inputs[0])
+        elif op_name in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+            if opts.fusedActivationFunction != schema.ActivationFunctionType.NONE or opts.dilationHFactor != 1:
+                raise NotImplementedError(f"{op_name} with fused activation/dilation is not supported")
+            weights, bias = const(op.inputs[1]), const(op.inputs[2])
+            padding = {_SAME: "same", _VALID: "valid"}[opts.padding]
+            strides = (opts.strideH, opts.strideW)
+            if op_name == "CONV_2D":  # OHWI -> HWIO
+                layer = keras.layers.Conv2D(weights.shape[0], weights.shape[1:3], strides=strides,
+                                            padding=padding, name=lname)
+                kernel = weights.transpose(1, 2, 3, 0)
+            else:  # 1HWC -> HWC1
+                if opts.depthMultiplier != 1:
+                    raise NotImplementedError("depth multiplier != 1")
+                layer = keras.layers.DepthwiseConv2D(weights.shape[1:3], strides=strides, padding=padding,
+                                                     name=lname)
+                kernel = weights[0][..., None]
+            values[out] = layer(values[op.inputs[0]])
+            layer.set_weights([kernel, bias])
+        elif op_name == "PRELU":
+            alpha = const(op.inputs[1])
+            layer = AcceleratorPReLU(alpha.shape, steep=bool(np.any(alpha > 1.0)), name=lname)
+            values[out] = layer(values[op.inputs[0]])
+            layer.set_weights([alpha])
+        elif op_name == "ADD":
+            if opts.fusedActivationFunction != schema.ActivationFunctionType.NONE:
+                raise NotImplementedError("ADD with fused activation")
+            values[out] = keras.layers.Add(name=lname)([values[i] for i in op.inputs])
+        elif op_name == "MAX_POOL_2D":
+            values[out] = keras.layers.MaxPooling2D(
+                (opts.filterHeight, opts.filterWidth), (opts.strideH, opts.strideW),
+                padding={_SAME: "same", _VALID: "valid"}[opts.padding], name=lname,
+            )(values[op.inputs[0]])
+        elif op_name == "PAD":
+            pads = const(op.inputs[1])
+            if np.any(pads[:3]) or pads[3, 0] != 0:
+                raise NotImplementedError(f"PAD {pads.tolist()}: only trailing channel padding is supported")
+            values[out] = ChannelPad(int(pads[3, 1]), name=lname)(values[op.inputs[0]])
+        else:
+            raise NotImplementedError(f"{path}: op {op_name} has no Keras counterpart here")
+
+    raw_landmarks, raw_flag = (values[i] for i in sg.outputs)
+    n_coords = int(np.prod(raw_landmarks.shape[1:]))
+    landmarks = StaticReshape((n_coords // 3, 3), name="landmarks")(raw_landmarks)
+    flag = StaticReshape((1,), name="face_flag")(raw_flag)
+    return keras.Model(inputs, [landmarks, flag], name=name)
+
+
+def build_model(tflite_path: str | os.PathLike | None = None):
+    """The face landmark model with MediaPipe's weights (the registered `face_landmark.tflite`)."""
+    from models.facemesh.weights import mediapipe_file
+
+    return build_from_tflite(tflite_path or mediapipe_file("mediapipe_face_landmark"))

@@ -1,0 +1,59 @@
+"""Full-int8 PTQ of the imported face landmark model, calibrated on real face crops.
+
+Calibration set: the face crops of the `calibration` split (every 3rd photo of each folder, see
+data.py), each also mirrored, plus a brightness/contrast-jittered copy of all of those (seeded).
+
+    python -m models.facemesh.quantize --model build/facemesh/model.keras --out build/facemesh/model.tflite \\
+        --data-dir ../shared/data/faces
+"""
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from common import env  # noqa: F401
+from common.quantize import quantize_int8
+from common.representative import DEFAULT_N, DEFAULT_SEED, representative_dataset, sample_features
+from common.training import load_model
+from models.facemesh import model as _model  # noqa: F401  (registers the custom layers)
+from models.facemesh.data import augment_crops, load_dataset
+
+CALIBRATION_SPLIT = "calibration"  # never the evaluation photos
+
+
+def quantize(
+    model_path: str | os.PathLike,
+    out_path: str | os.PathLike,
+    *,
+    data_dir: str | os.PathLike,
+    n: int = DEFAULT_N,
+    seed: int = DEFAULT_SEED,
+    split: str = CALIBRATION_SPLIT,
+) -> Path:
+    model = load_model(model_path)
+    crops = load_dataset(data_dir, split)
+    (calibration,) = sample_features(augment_crops(crops.images, seed), n, seed)
+    return quantize_int8(model, representative_dataset(calibration), out_path,
+                         metadata={"calibration_n": len(calibration), "calibration_seed": seed,
+                                   "calibration_split": split, "calibration_faces": len(crops),
+                                   "calibration_images": crops.sources,
+                                   "calibration_augmentation": "mirror + brightness/contrast jitter"})
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True, help="imported .keras model")
+    parser.add_argument("--out", required=True, help="int8 .tflite to write")
+    parser.add_argument("--data-dir", required=True, help="folder of face photos (calibration split used)")
+    parser.add_argument("--calibration-n", type=int, default=DEFAULT_N)
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--split", default=CALIBRATION_SPLIT, choices=("calibration", "evaluation", "all"))
+    args = parser.parse_args(argv)
+    path = quantize(args.model, args.out, data_dir=args.data_dir, n=args.calibration_n, seed=args.seed,
+                    split=args.split)
+    print(f"wrote {path} ({path.stat().st_size} bytes)")
+
+
+if __name__ == "__main__":
+    main()
