@@ -13,7 +13,9 @@ export PYTHONDONTWRITEBYTECODE = 1
 
 # Models that have a full pipeline in models/<name>/ (data, train, quantize, evaluate).
 MODELS := $(sort $(patsubst models/%/evaluate.py,%,$(wildcard models/*/evaluate.py)))
-COMMON := $(wildcard common/*.py common/*/*.py)
+# What each step's output depends on in common/ (besides the model's own files).
+QUANT_COMMON := common/quantize.py common/representative.py common/tflite.py
+EVAL_COMMON  := common/validate.py common/tflite.py common/evaluation.py common/metrics/__init__.py
 
 .DEFAULT_GOAL := help
 .PHONY: help venv test test-fast all clean $(MODELS:%=%.tflite) $(MODELS:%=clean-%)
@@ -61,10 +63,10 @@ $(BUILD)/$(1)/data.json: models/$(1)/data.py $$($(1)_DATA_DEPS) | $(STAMP)
 $(BUILD)/$(1)/model.keras: $(BUILD)/$(1)/data.json models/$(1)/model.py models/$(1)/train.py | $(STAMP)
 	$(PY) -m models.$(1).train --out $$@ --workdir $(BUILD)/$(1)/train $$($(1)_TRAIN_ARGS)
 
-$(BUILD)/$(1)/model.tflite: $(BUILD)/$(1)/model.keras models/$(1)/quantize.py $(COMMON) | $(STAMP)
+$(BUILD)/$(1)/model.tflite: $(BUILD)/$(1)/model.keras models/$(1)/quantize.py $(QUANT_COMMON) | $(STAMP)
 	$(PY) -m models.$(1).quantize --model $$< --out $$@ $$($(1)_QUANT_ARGS)
 
-$(BUILD)/$(1)/report.json: $(BUILD)/$(1)/model.tflite $(BUILD)/$(1)/model.keras models/$(1)/evaluate.py | $(STAMP)
+$(BUILD)/$(1)/report.json: $(BUILD)/$(1)/model.tflite $(BUILD)/$(1)/model.keras models/$(1)/evaluate.py $(EVAL_COMMON) | $(STAMP)
 	$(PY) -m models.$(1).evaluate --model $$< --float-model $(BUILD)/$(1)/model.keras --report $$@ $$($(1)_EVAL_ARGS)
 
 $(1).tflite: $(BUILD)/$(1)/report.json
