@@ -1,0 +1,141 @@
+"""ToyCar (DCASE 2020 Task 2) as 640-d MLPerf Tiny log-mel vectors, through the TFDS builder
+`dcase2020_toycar` (toycar_tfds.py).
+
+    # build the TFDS dataset from an extracted folder (DCASE layout or normal/ + anomaly/ folders)
+    python -m models.autoencoder.data --data-dir ../shared/data/toycar_samples \\
+        --tfds-dir build/autoencoder/tfds --out build/autoencoder/data.json
+    # or from the upstream dev_data_ToyCar.zip (needs internet), into $TFDS_DATA_DIR
+    python -m models.autoencoder.data --out build/autoencoder/data.json
+"""
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from common import env  # noqa: F401
+from common.atomic import write_json
+from common.datasets import DatasetMissingError, tfds_builder, tfds_data_dir
+from models.autoencoder.features import (  # noqa: F401  (re-exported: the model's data API)
+    DIMS, FRAMES, LABELS, SAMPLE_RATE, ClipError, clip_log_mel, find_splits, log_mel, to_vectors,
+)
+from models.autoencoder.toycar_tfds import NAME as DATASET
+from models.autoencoder.toycar_tfds import Dcase2020Toycar  # noqa: F401  (registers the builder)
+
+
+@dataclass
+class Clips:
+    """The clips of one split: per-clip log-mel frames and metadata, plus the clips left out."""
+
+    files: list[str] = field(default_factory=list)
+    labels: list[int] = field(default_factory=list)  # 0 normal, 1 anomaly
+    machine_ids: list[str] = field(default_factory=list)
+    log_mels: list[np.ndarray] = field(default_factory=list)
+    problems: list[dict] = field(default_factory=list)  # skipped / resampled clips of this split
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def vectors(self, i: int) -> np.ndarray:
+        return to_vectors(self.log_mels[i])
+
+    def all_vectors(self) -> np.ndarray:
+        return np.concatenate([self.vectors(i) for i in range(len(self))]) if len(self) else np.zeros((0, DIMS), np.float32)
+
+    def subset(self, label: int | None) -> "Clips":
+        keep = [i for i in range(len(self)) if label is None or self.labels[i] == label]
+        return Clips([self.files[i] for i in keep], [self.labels[i] for i in keep],
+                     [self.machine_ids[i] for i in keep], [self.log_mels[i] for i in keep], self.problems)
+
+
+def builder(tfds_dir: str | os.PathLike | None = None, download: bool = False):
+    """The prepared `dcase2020_toycar` builder in `tfds_dir` (default $TFDS_DATA_DIR)."""
+    return tfds_builder(DATASET, tfds_dir, download=download)
+
+
+def prepare(data_dir: str | os.PathLike | None = None, tfds_dir: str | os.PathLike | None = None):
+    """Build the TFDS dataset: from the extracted folder `data_dir` when given (its splits only),
+    else from the upstream archive. Rebuilds when `data_dir` is given, so that the data follows it."""
+    import tensorflow_datasets as tfds
+
+    if data_dir is None:
+        return builder(tfds_dir, download=True)
+    find_splits(data_dir)  # fail early with a clear message on a wrong or empty folder
+    b = tfds.builder(DATASET, data_dir=tfds_data_dir(tfds_dir))
+    b.download_and_prepare(
+        download_config=tfds.download.DownloadConfig(
+            manual_dir=str(Path(data_dir).resolve()),
+            download_mode=tfds.download.GenerateMode.REUSE_CACHE_IF_EXISTS,
+        )
+    )
+    return b
+
+
+def load_dataset(
+    split: str = "test", *, tfds_dir: str | os.PathLike | None = None, label: str | None = None
+) -> Clips:
+    """All clips of `split` (optionally only `label` "normal"/"anomaly"), in file-name order."""
+    b = builder(tfds_dir)
+    if split.split("[")[0] not in b.info.splits:
+        raise DatasetMissingError(
+            f"{DATASET} in {b.data_dir} has no {split!r} split (it has {', '.join(b.info.splits)}); "
+            "the data folder it was built from holds no such folder"
+        )
+    clips = Clips(problems=[p for p in b.info.metadata.get("problems", []) if p["split"] == split.split("[")[0]])
+    rows = sorted(b.as_dataset(split=split, shuffle_files=False).as_numpy_iterator(), key=lambda r: r["file"])
+    for row in rows:
+        clips.files.append(row["file"].decode())
+        clips.labels.append(int(row["label"]))
+        clips.machine_ids.append(row["machine_id"].decode())
+        clips.log_mels.append(row["log_mel"])
+    if label is not None:
+        clips = clips.subset(LABELS.index(label))
+    return clips
+
+
+def vector_dataset(split: str = "train", *, tfds_dir: str | os.PathLike | None = None):
+    """A `tf.data` stream of the 640-d vectors of the normal clips of `split` (training input)."""
+    import tensorflow as tf
+
+    ds = builder(tfds_dir).as_dataset(split=split, shuffle_files=False)
+    ds = ds.filter(lambda r: r["label"] == LABELS.index("normal"))
+
+    def frames(r):
+        v = tf.signal.frame(r["log_mel"], FRAMES, 1, axis=0)  # (n, 5, 128), frame-major like to_vectors
+        return tf.reshape(v, (-1, DIMS))
+
+    return ds.map(frames, num_parallel_calls=tf.data.AUTOTUNE).unbatch()
+
+
+def describe(tfds_dir: str | os.PathLike | None = None) -> dict:
+    b = builder(tfds_dir)
+    return {
+        "dataset": DATASET,
+        "version": str(b.info.version),
+        "data_dir": str(b.data_dir),
+        "splits": {name: s.num_examples for name, s in b.info.splits.items()},
+        "problems": list(b.info.metadata.get("problems", [])),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", help="extracted ToyCar folder (DCASE layout, or normal/ + anomaly/); "
+                                           "default: download dev_data_ToyCar.zip")
+    parser.add_argument("--tfds-dir", help="TFDS data directory to build into (default: $TFDS_DATA_DIR)")
+    parser.add_argument("--out", type=Path, help="write the summary JSON here (atomically)")
+    args = parser.parse_args(argv)
+    prepare(args.data_dir, args.tfds_dir)
+    summary = describe(args.tfds_dir)
+    for p in summary["problems"]:
+        print(f"{p['split']}/{p['file']}: {p['action']} ({p['reason']})")
+    if args.out:
+        write_json(args.out, summary)
+    print({k: v for k, v in summary.items() if k != "problems"})
+
+
+if __name__ == "__main__":
+    main()

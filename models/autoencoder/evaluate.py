@@ -1,0 +1,206 @@
+"""Anomaly scores, AUC and pAUC of an autoencoder (.keras, .h5 or .tflite) on ToyCar clips.
+
+A clip's score is the mean squared reconstruction error averaged over its 640-d vectors; AUC and
+pAUC (FPR <= 0.1) are computed per machine id and averaged (DCASE 2020 Task 2 / MLPerf Tiny).
+
+    python -m models.autoencoder.evaluate --model build/autoencoder/model.tflite --tfds-dir build/autoencoder/tfds
+    python -m models.autoencoder.evaluate --model build/autoencoder/model.tflite \\
+        --float-model build/autoencoder/model.keras --report build/autoencoder/report.json \\
+        --tfds-dir build/autoencoder/tfds --roc-png build/autoencoder/roc.png
+"""
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from common import env  # noqa: F401
+from common.atomic import atomic_path, write_json
+from common.evaluation import as_numpy, load_predictor
+from common.metrics.anomaly import auc_by_group, plot_roc
+from models.autoencoder.data import Clips, load_dataset
+from models.autoencoder.features import MACHINE_TYPE
+
+EVAL_SPLIT = "test"
+MAX_FPR = 0.1
+REFERENCE = "efinix_autoencoder"  # = MLPerf Tiny ad01_int8.tflite (same sha256)
+CHUNK_CLIPS = 64  # clips scored per predict call (bounds memory on the full test set)
+
+
+def clip_scores(predict: Callable[[np.ndarray], np.ndarray], clips: Clips) -> np.ndarray:
+    """Per clip: mean over its vectors of the mean squared reconstruction error."""
+    scores = []
+    for start in range(0, len(clips), CHUNK_CLIPS):
+        idx = range(start, min(start + CHUNK_CLIPS, len(clips)))
+        vectors = [clips.vectors(i) for i in idx]
+        x = np.concatenate(vectors).astype(np.float32)
+        err = np.mean(np.square(x - as_numpy(predict(x))), axis=1)
+        bounds = np.cumsum([0] + [len(v) for v in vectors])
+        scores += [float(err[a:b].mean()) for a, b in zip(bounds[:-1], bounds[1:])]
+    return np.asarray(scores)
+
+
+def write_score_csvs(clips: Clips, scores: np.ndarray, folder: str | os.PathLike) -> list[Path]:
+    """`anomaly_score_ToyCar_id_XX.csv` per machine id: `<file>\\t<score>` per line."""
+    paths = []
+    for machine_id in sorted(set(clips.machine_ids)):
+        path = Path(folder) / f"anomaly_score_{MACHINE_TYPE}_{machine_id}.csv"
+        lines = [f"{f}\t{s:.6f}" for f, m, s in zip(clips.files, clips.machine_ids, scores) if m == machine_id]
+        with atomic_path(path) as tmp:
+            tmp.write_text("\n".join(lines) + "\n")
+        paths.append(path)
+    return paths
+
+
+def _reference_path(reference: str | None) -> Path | None:
+    if not reference or reference == "none":
+        return None
+    if Path(reference).is_file():
+        return Path(reference)
+    from common.weights import WeightsNotFoundError, fetch
+
+    try:
+        return fetch(reference)
+    except WeightsNotFoundError as exc:
+        print(f"reference model skipped: {exc}")
+        return None
+
+
+def evaluate(
+    model_path: str | os.PathLike,
+    *,
+    float_model: str | os.PathLike | None = None,
+    reference: str | None = REFERENCE,
+    split: str = EVAL_SPLIT,
+    tfds_dir: str | os.PathLike | None = None,
+    scores_dir: str | os.PathLike | None = None,
+    roc_png: str | os.PathLike | None = None,
+    max_fpr: float = MAX_FPR,
+) -> dict:
+    """Score every clip with `model_path` (and the float model and reference file when given)."""
+    clips = load_dataset(split, tfds_dir=tfds_dir)
+    if not len(clips):
+        raise ValueError(f"the {split!r} split holds no usable clips (problems: {clips.problems})")
+    models = {"model": Path(model_path)}
+    if float_model:
+        models["float"] = Path(float_model)
+    ref = _reference_path(reference)
+    if ref is not None:
+        models["reference_int8"] = ref
+    scores = {name: clip_scores(load_predictor(path), clips) for name, path in models.items()}
+    auc = {name: auc_by_group(clips.labels, s, clips.machine_ids, max_fpr) for name, s in scores.items()}
+    rows = []
+    for i, f in enumerate(clips.files):
+        row = {"file": f, "label": ("normal", "anomaly")[clips.labels[i]], "machine_id": clips.machine_ids[i],
+               "n_vectors": int(len(clips.log_mels[i]) - 4)}
+        row.update({f"score_{name}": float(s[i]) for name, s in scores.items()})
+        rows.append(row)
+    result = {
+        "model": str(model_path),
+        "split": split,
+        "n_clips": len(clips),
+        "clips": rows,
+        "auc": auc,
+        "problems": clips.problems,
+        "models": {name: str(p) for name, p in models.items()},
+    }
+    if "float" in scores:
+        for name in ("model", "reference_int8"):
+            if name in scores:
+                rel = scores[name] / scores["float"] - 1
+                result[f"{name}_vs_float"] = {
+                    "max_abs_rel_diff": float(np.abs(rel).max()),
+                    "rel_diff": [float(r) for r in rel],
+                    "same_ranking": bool(np.array_equal(np.argsort(scores[name]), np.argsort(scores["float"]))),
+                }
+    if scores_dir:
+        result["score_csvs"] = [str(p) for p in write_score_csvs(clips, scores["model"], scores_dir)]
+    if roc_png and auc["model"]["mean"]["auc"] is not None:
+        curves = {}
+        for name, s in scores.items():
+            for machine_id in sorted(set(clips.machine_ids)):
+                mask = np.asarray(clips.machine_ids) == machine_id
+                if auc[name]["per_group"][machine_id]["auc"] is not None:
+                    curves[f"{name} {machine_id}"] = (np.asarray(clips.labels)[mask], s[mask])
+        plot_roc(curves, roc_png, title=f"{MACHINE_TYPE} {split}: {Path(model_path).name}", max_fpr=max_fpr)
+        result["roc_png"] = str(roc_png)
+    return result
+
+
+def write_report(result: dict, tflite_path: str | os.PathLike, report_path: str | os.PathLike) -> dict:
+    """report.json in the zoo's shape: the metric float vs int8, plus the .tflite summary."""
+    from common.validate import read_quantization_metadata, tflite_summary, versions
+
+    mean = {name: a["mean"] for name, a in result["auc"].items()}
+    metric_float = mean.get("float", {}).get("auc")
+    metric_int8 = mean["model"]["auc"]
+    report = {
+        "model": "autoencoder",
+        "metric": f"mean AUC over machine ids ({MACHINE_TYPE} {result['split']}, clip score = mean squared "
+                  "reconstruction error); null when no id holds both normal and anomalous clips",
+        "higher_is_better": True,
+        "metric_float": metric_float,
+        "metric_int8": metric_int8,
+        "drop": None if metric_float is None or metric_int8 is None else metric_float - metric_int8,
+        "n_eval": result["n_clips"],
+        "quantization": read_quantization_metadata(tflite_path),
+        **tflite_summary(tflite_path),
+        "versions": versions(),
+        **{k: v for k, v in result.items() if k != "model"},
+    }
+    write_json(report_path, report)
+    return report
+
+
+def _print(result: dict) -> None:
+    names = list(result["models"])
+    print("file".ljust(34) + "label    " + "".join(n.rjust(16) for n in names))
+    for row in result["clips"]:
+        print(row["file"].ljust(34) + row["label"].ljust(9) + "".join(f"{row['score_' + n]:16.4f}" for n in names))
+    for name in names:
+        a = result["auc"][name]
+        for machine_id, e in a["per_group"].items():
+            if e["auc"] is None:
+                print(f"{name} {machine_id}: no AUC ({e['reason']}; {e['n_normal']} normal, {e['n_anomaly']} anomaly)")
+            else:
+                print(f"{name} {machine_id}: AUC {e['auc']:.4f}  pAUC {e['pauc']:.4f}")
+        if a["mean"]["auc"] is not None:
+            print(f"{name} mean over {a['mean']['n_groups']} ids: AUC {a['mean']['auc']:.4f}  pAUC {a['mean']['pauc']:.4f}")
+    for key in ("model_vs_float", "reference_int8_vs_float"):
+        if key in result:
+            r = result[key]
+            print(f"{key}: max |rel diff| {r['max_abs_rel_diff']:.4f}, same ranking {r['same_ranking']}")
+    for p in result["problems"]:
+        print(f"problem: {p['split']}/{p['file']} {p['action']}: {p['reason']}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True, help=".keras, .h5 or .tflite autoencoder (640-d in/out)")
+    parser.add_argument("--float-model", help="also score this float .keras model (and compare) ...")
+    parser.add_argument("--report", help="... and write report.json here (needs --model to be a .tflite)")
+    parser.add_argument("--reference", default=REFERENCE,
+                        help="reference model scored beside ours: a registered weights name or a path; 'none' to skip")
+    parser.add_argument("--split", default=EVAL_SPLIT)
+    parser.add_argument("--tfds-dir", help="TFDS data directory holding dcase2020_toycar")
+    parser.add_argument("--scores-dir", help="write anomaly_score_ToyCar_id_XX.csv files here "
+                                             "(default: beside --report)")
+    parser.add_argument("--roc-png", help="write the ROC curves as a PNG")
+    parser.add_argument("--max-fpr", type=float, default=MAX_FPR)
+    args = parser.parse_args(argv)
+    if args.report and not args.float_model:
+        parser.error("--report needs --float-model")
+    scores_dir = args.scores_dir or (Path(args.report).parent if args.report else None)
+    result = evaluate(args.model, float_model=args.float_model, reference=args.reference, split=args.split,
+                      tfds_dir=args.tfds_dir, scores_dir=scores_dir, roc_png=args.roc_png, max_fpr=args.max_fpr)
+    _print(result)
+    if args.report:
+        write_report(result, args.model, args.report)
+        print(f"wrote {args.report}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""Train the Deep AutoEncoder on the normal ToyCar clips, or import MLPerf Tiny's ad01.h5.
+
+    python -m models.autoencoder.train --init pretrained --epochs 0 --out build/autoencoder/model.keras
+    python -m models.autoencoder.train --init scratch --epochs 100 --tfds-dir ~/tensorflow_datasets
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from dataclasses import dataclass
+
+from common import env
+from common.training import STRATEGIES, get_strategy, save_model, standard_callbacks
+from common.weights import fetch
+from models.autoencoder.model import build_model
+
+
+@dataclass
+class TrainConfig:
+    init: str = "scratch"  # "scratch" or "pretrained" (MLPerf Tiny ad01.h5)
+    epochs: int = 100  # MLPerf Tiny's schedule; 0 with --init pretrained = import only
+    batch_size: int = 512
+    learning_rate: float = 1e-3
+    train_split: str = "train[:90%]"  # normal clips only (the train split holds nothing else)
+    val_split: str = "train[90%:]"
+    seed: int = 0
+    shuffle_buffer: int = 100_000
+    steps_per_epoch: int | None = None  # cap for quick runs/tests
+    weights: str | None = None  # explicit path to ad01.h5
+    tfds_dir: str | None = None
+    workdir: str = "build/autoencoder/train"
+    out: str = "build/autoencoder/model.keras"
+    strategy: str = "default"
+
+
+def load_pretrained(path: str | os.PathLike | None = None):
+    """Our autoencoder with the MLPerf Tiny reference weights (ad01.h5 has the same layer order)."""
+    import keras
+
+    reference = keras.models.load_model(fetch("mlperf_ad01", path), compile=False)
+    model = build_model()
+    if model.count_params() != reference.count_params():
+        raise ValueError(f"ad01.h5 has {reference.count_params()} parameters, our model {model.count_params()}")
+    model.set_weights(reference.get_weights())
+    return model
+
+
+def train(config: TrainConfig):
+    """Build or import the model, fit it (MSE reconstruction of normal vectors) for `config.epochs`
+    and save it atomically to `config.out`."""
+    import keras
+
+    env.set_seed(config.seed)
+    with get_strategy(config.strategy).scope():
+        model = load_pretrained(config.weights) if config.init == "pretrained" else build_model()
+        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="mean_squared_error")
+    if config.epochs > 0:
+        from models.autoencoder.data import vector_dataset
+
+        train_ds = vector_dataset(config.train_split, tfds_dir=config.tfds_dir).map(lambda v: (v, v))
+        train_ds = train_ds.cache().shuffle(config.shuffle_buffer, seed=config.seed).batch(config.batch_size)
+        val_ds = vector_dataset(config.val_split, tfds_dir=config.tfds_dir).map(lambda v: (v, v)).batch(2048).cache()
+        if config.steps_per_epoch:
+            train_ds = train_ds.repeat()
+        model.fit(
+            train_ds.prefetch(2),
+            validation_data=val_ds,
+            epochs=config.epochs,
+            steps_per_epoch=config.steps_per_epoch,
+            callbacks=standard_callbacks(config.workdir),
+            verbose=2 if os.environ.get("CI") else 1,
+        )
+    save_model(model, config.out)
+    return model
+
+
+def parse_args(argv: list[str] | None = None) -> TrainConfig:
+    defaults = TrainConfig()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--init", choices=("scratch", "pretrained"), default=defaults.init,
+                        help="start from random weights or the MLPerf Tiny ad01.h5")
+    parser.add_argument("--epochs", type=int, default=defaults.epochs)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
+    parser.add_argument("--train-split", default=defaults.train_split)
+    parser.add_argument("--val-split", default=defaults.val_split)
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--shuffle-buffer", type=int, default=defaults.shuffle_buffer)
+    parser.add_argument("--steps-per-epoch", type=int, default=defaults.steps_per_epoch)
+    parser.add_argument("--weights", default=defaults.weights, help="explicit path to ad01.h5")
+    parser.add_argument("--tfds-dir", default=defaults.tfds_dir, help="TFDS data directory holding dcase2020_toycar")
+    parser.add_argument("--workdir", default=defaults.workdir, help="checkpoints, resume state, TensorBoard logs")
+    parser.add_argument("--out", default=defaults.out, help="the trained .keras model")
+    parser.add_argument("--strategy", choices=STRATEGIES, default=defaults.strategy,
+                        help="tf.distribute strategy (multiworker reads $TF_CONFIG)")
+    args = parser.parse_args(argv)
+    return TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
+
+
+def main(argv: list[str] | None = None) -> None:
+    config = parse_args(argv)
+    train(config)
+    print(f"saved {config.out}")
+
+
+if __name__ == "__main__":
+    main()
