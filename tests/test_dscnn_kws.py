@@ -93,6 +93,28 @@ def test_resampled_and_stereo_files_give_the_16k_mono_features(tmp_path):
     assert np.abs(resampled - expected).mean() < 0.1 * np.abs(expected).mean()
 
 
+def test_training_augmentation_shifts_100ms_and_mixes_noise():
+    from common import env
+    from models.dscnn_kws.data import augment
+
+    env.set_seed(0)
+    impulse = np.zeros(16000, np.float32)
+    impulse[8000] = 1.0
+    shifts = [int(np.argmax(augment(impulse, None, seed=0).numpy())) - 8000 for _ in range(40)]
+    assert max(map(abs, shifts)) <= 1600 and len(set(shifts)) > 30  # +-100 ms, random per call
+
+    flat_noise = np.ones((2, 20000), np.float32)
+    volumes = []
+    for _ in range(60):
+        out = augment(impulse, flat_noise, seed=0).numpy()
+        floor = np.median(out)  # constant noise * volume everywhere but at the impulse
+        volumes.append(floor)
+        assert out.max() <= 1.0 and abs(out.max() - min(1.0, 1.0 + floor)) < 1e-6
+    volumes = np.array(volumes)
+    assert 0 <= volumes.min() and volumes.max() <= 0.1
+    assert 0.05 < np.mean(volumes == 0) < 0.45  # background mixed into about 80% of clips
+
+
 def _write_layout(root, per_label: int = 2):
     """A tiny Speech Commands test-set layout with synthetic tones (one frequency per label)."""
     import soundfile

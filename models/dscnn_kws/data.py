@@ -251,17 +251,19 @@ def augment(waveform, background: np.ndarray | None, seed: int | None = None):
     volume <= 0.1, clipped to [-1, 1]."""
     import tensorflow as tf
 
-    shift = tf.random.uniform([], -TIME_SHIFT_SAMPLES, TIME_SHIFT_SAMPLES + 1, tf.int32, seed=seed)
+    # Distinct op seeds: ops sharing one seed would draw the same (correlated) random stream.
+    seeds = [None if seed is None else 10 * seed + k for k in range(5)]
+    shift = tf.random.uniform([], -TIME_SHIFT_SAMPLES, TIME_SHIFT_SAMPLES + 1, tf.int32, seed=seeds[0])
     padded = tf.pad(waveform, [[TIME_SHIFT_SAMPLES, TIME_SHIFT_SAMPLES]])
     waveform = tf.slice(padded, [TIME_SHIFT_SAMPLES - shift], [CLIP_SAMPLES])
     if background is None or len(background) == 0:
         return waveform
     noise = tf.constant(background, tf.float32)  # (K, L) all recordings cut to a common length
-    index = tf.random.uniform([], 0, noise.shape[0], tf.int32, seed=seed)
-    offset = tf.random.uniform([], 0, noise.shape[1] - CLIP_SAMPLES, tf.int32, seed=seed)
+    index = tf.random.uniform([], 0, noise.shape[0], tf.int32, seed=seeds[1])
+    offset = tf.random.uniform([], 0, noise.shape[1] - CLIP_SAMPLES, tf.int32, seed=seeds[2])
     clip = tf.slice(noise[index], [offset], [CLIP_SAMPLES])
-    volume = tf.where(tf.random.uniform([], seed=seed) < BACKGROUND_FREQUENCY,
-                      tf.random.uniform([], 0, BACKGROUND_VOLUME, seed=seed), 0.0)
+    volume = tf.where(tf.random.uniform([], seed=seeds[3]) < BACKGROUND_FREQUENCY,
+                      tf.random.uniform([], 0, BACKGROUND_VOLUME, seed=seeds[4]), 0.0)
     return tf.clip_by_value(waveform + volume * clip, -1.0, 1.0)
 
 
@@ -321,7 +323,7 @@ def load_dataset(
         builder = tfds_builder(DATASET, None, download=download)
         ds = builder.as_dataset(split=split, as_supervised=True, shuffle_files=False)
         ds = ds.map(lambda a, y: (prepare_waveform(a), y), num_parallel_calls=tf.data.AUTOTUNE)
-        background = None  # TFDS already mixes background noise into its _silence_ examples
+        background = None  # TFDS does not expose _background_noise_: use --data-dir <archive> for noise mixing
     ds = ds.cache()
     if shuffle:
         ds = ds.shuffle(20_000, seed=seed, reshuffle_each_iteration=True)
