@@ -1,0 +1,230 @@
+"""facemesh: wheel extraction, tflite -> Keras graph equivalence, face crops, NME, end-to-end int8."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from common import weights
+from common.metrics.landmarks import interocular_distance, nme, nme_per_sample
+from common.wheels import WheelError, extract_member
+from conftest import SHARED, require_shared
+from models.facemesh import weights as fm_weights
+
+MEMBER = fm_weights.WHEEL_MEMBERS["mediapipe_face_landmark"]
+
+
+def _wheel(path: Path, members: dict[str, bytes]) -> Path:
+    """A wheel-like zip: the members plus the dist-info a real wheel carries."""
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+        z.writestr("mediapipe-0.10.14.dist-info/WHEEL", "Wheel-Version: 1.0\n")
+    return path
+
+
+def _fake_entry(monkeypatch, content: bytes) -> None:
+    entry = weights.WeightFile("face_landmark.tflite", hashlib.sha256(content).hexdigest(), None, "pip download")
+    monkeypatch.setitem(weights.REGISTRY, "mediapipe_face_landmark", entry)
+
+
+# ---- weights from a wheel ------------------------------------------------------------------
+
+def test_extract_from_wheel_like_zip_verifies_checksum(tmp_path, monkeypatch):
+    content = b"TFL3 fake face landmark model"
+    _fake_entry(monkeypatch, content)
+    wheel = _wheel(tmp_path / "mediapipe-0.10.14-cp311-cp311-manylinux.whl", {MEMBER: content, "mediapipe/x.py": b""})
+    out = fm_weights.extract_from_wheel("mediapipe_face_landmark", wheel, tmp_path / "cache")
+    assert out.read_bytes() == content
+    assert out.name == "face_landmark.tflite"
+
+    wrong = _wheel(tmp_path / "wrong.whl", {MEMBER: b"tampered"})
+    with pytest.raises(weights.ChecksumError):
+        fm_weights.extract_from_wheel("mediapipe_face_landmark", wrong, tmp_path / "cache2")
+    assert not (tmp_path / "cache2" / "face_landmark.tflite").exists()  # a bad file is not left behind
+
+
+def test_extract_member_errors_name_the_problem(tmp_path):
+    wheel = _wheel(tmp_path / "w.whl", {"elsewhere/face_landmark.tflite": b"x"})
+    with pytest.raises(WheelError, match="no member.*elsewhere/face_landmark.tflite"):
+        extract_member(wheel, MEMBER, tmp_path / "out")
+    (tmp_path / "bad.whl").write_bytes(b"not a zip")
+    with pytest.raises(WheelError, match="not a wheel"):
+        extract_member(tmp_path / "bad.whl", MEMBER, tmp_path / "out")
+
+
+def test_mediapipe_file_falls_back_to_pip_download(tmp_path, monkeypatch):
+    """Nothing local: the wheel is `pip download`ed (stubbed: no network in tests) and read."""
+    content = b"TFL3 another fake"
+    _fake_entry(monkeypatch, content)
+    monkeypatch.setenv(weights.WEIGHTS_DIR_ENV, str(tmp_path / "empty"))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    calls = []
+
+    def fake_download(requirement, dest):
+        calls.append(requirement)
+        return _wheel(Path(dest) / "mediapipe-0.10.14-py3-none-any.whl", {MEMBER: content})
+
+    monkeypatch.setattr("common.wheels.download_wheel", fake_download)
+    path = fm_weights.mediapipe_file("mediapipe_face_landmark")
+    assert calls == ["mediapipe==0.10.14"]
+    assert path == tmp_path / "keras" / weights.CACHE_SUBDIR / "face_landmark.tflite"
+    assert path.read_bytes() == content
+    assert fm_weights.mediapipe_file("mediapipe_face_landmark") == path and len(calls) == 1  # cached now
+    with pytest.raises(weights.WeightsNotFoundError):
+        monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras2"))
+        fm_weights.mediapipe_file("mediapipe_face_landmark", allow_pip=False)
+
+
+def test_real_model_round_trips_through_a_wheel(tmp_path):
+    real = require_shared("pretrained", "mediapipe", "face_landmark.tflite")
+    wheel = _wheel(tmp_path / "mediapipe.whl", {MEMBER: real.read_bytes()})
+    out = fm_weights.extract_from_wheel("mediapipe_face_landmark", wheel, tmp_path / "cache")
+    assert weights.sha256_of(out) == weights.REGISTRY["mediapipe_face_landmark"].sha256
+
+
+# ---- model ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("steep", [False, True])
+def test_accelerator_prelu_is_exact(steep):
+    from models.facemesh.model import AcceleratorPReLU
+
+    alpha = np.array([[[-1.6, -0.3, 0.0, 0.25, 1.0, 1.37 if steep else 0.9]]], np.float32)
+    layer = AcceleratorPReLU(alpha.shape, steep=steep)
+    layer.build((None, 2, 2, alpha.shape[-1]))
+    layer.set_weights([alpha])
+    x = np.random.default_rng(0).normal(0, 5, (3, 2, 2, alpha.shape[-1])).astype(np.float32)
+    expected = np.where(x > 0, x, alpha * x)
+    np.testing.assert_allclose(np.asarray(layer(x)), expected, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def keras_facemesh():
+    path = require_shared("pretrained", "mediapipe", "face_landmark.tflite")
+    from models.facemesh.model import build_model
+
+    return build_model(path), path
+
+
+def test_keras_graph_matches_mediapipe_tflite(keras_facemesh):
+    from models.facemesh.train import import_check
+
+    model, path = keras_facemesh
+    assert [tuple(o.shape[1:]) for o in model.outputs] == [(468, 3), (1,)]
+    layer_types = {type(layer).__name__ for layer in model.layers}
+    assert "PReLU" not in layer_types and "AcceleratorPReLU" in layer_types
+    check = import_check(model, path, n=2, seed=1)
+    assert check["landmarks_max_abs_diff_px"] <= 0.05
+    assert check["flag_max_abs_diff"] <= 1e-3
+
+
+# ---- face crops ----------------------------------------------------------------------------
+
+def test_ssd_anchors_layout():
+    from models.facemesh.data import ssd_anchors
+
+    anchors = ssd_anchors()
+    assert anchors.shape == (896, 2)
+    np.testing.assert_allclose(anchors[0], [0.5 / 16, 0.5 / 16])  # 16x16 grid, 2 anchors per cell
+    np.testing.assert_allclose(anchors[512], [0.5 / 8, 0.5 / 8])  # then 8x8 grid, 6 per cell
+    assert (anchors[:512:2] == anchors[1:512:2]).all()
+
+
+def test_face_crop_with_and_without_a_face(tmp_path):
+    faces = require_shared("data", "faces", "face_recognition_examples")
+    require_shared("pretrained", "mediapipe", "face_detection_short_range.tflite")
+    from PIL import Image
+
+    from models.facemesh.data import FaceDetector, crop_square, load_dataset, square_crop_box
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "face.jpg").write_bytes((faces / "obama_small.jpg").read_bytes())
+    gradient = np.tile(np.linspace(40, 200, 160, dtype=np.uint8)[None, :, None], (120, 1, 3))
+    Image.fromarray(gradient).save(folder / "wall.png")
+    (folder / "broken.jpg").write_bytes(b"not a jpeg")
+
+    detector = FaceDetector()
+    from common.images import read_image
+
+    image = read_image(folder / "face.jpg")
+    detection = detector.detect(image)
+    assert detection is not None and detection.score > 0.5
+    x0, y0, x1, y1 = detection.box
+    h, w = image.shape[:2]
+    assert 0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h
+    assert detector.detect(gradient) is None
+    crop = crop_square(image, *square_crop_box(detection.box))
+    assert crop.shape == (192, 192, 3) and crop.dtype == np.float32 and 0 <= crop.min() and crop.max() <= 1
+
+    with pytest.warns(UserWarning, match="skipped"):
+        crops = load_dataset(folder, "all")
+    assert [Path(s).name for s in crops.sources] == ["face.jpg"]
+    reasons = {Path(s["image"]).name: s["reason"] for s in crops.skipped}
+    assert set(reasons) == {"wall.png", "broken.jpg"}
+    assert "no face" in reasons["wall.png"] and "cannot decode" in reasons["broken.jpg"]
+
+
+def test_crop_square_pads_outside_the_image():
+    from models.facemesh.data import crop_square
+
+    image = np.full((10, 10, 3), 255, np.uint8)
+    crop = crop_square(image, -10, -10, 20, size=20)  # image fills the bottom-right quarter
+    assert crop[:8, :8].max() == 0 and crop[12:, 12:].min() == pytest.approx(1.0)
+
+
+# ---- NME -----------------------------------------------------------------------------------
+
+def test_nme_on_hand_made_points():
+    ref = np.zeros((2, 4, 3))
+    ref[:, 1, :2] = [0, 0]
+    ref[:, 3, :2] = [10, 0]  # "eyes" 10 px apart
+    ref[1, 3, :2] = [20, 0]  # second face: 20 px apart
+    pred = ref.copy()
+    pred[..., 0] += 3
+    pred[..., 1] += 4  # every point off by 5 px
+    pred[..., 2] += 100  # depth is ignored by the 2D NME
+    np.testing.assert_allclose(interocular_distance(ref, 1, 3), [10, 20])
+    np.testing.assert_allclose(nme_per_sample(pred, ref, 1, 3), [0.5, 0.25])
+    assert nme(pred, ref, 1, 3) == pytest.approx(0.375)
+    assert nme(ref, ref, 1, 3) == 0.0
+    assert nme(pred, ref, 1, 3, dims=3) > nme(pred, ref, 1, 3)
+    with pytest.raises(ValueError, match="same shape"):
+        nme(pred[:, :3], ref, 1, 3)
+    with pytest.raises(ValueError, match="zero inter-ocular"):
+        nme(pred, np.zeros_like(ref), 1, 3)
+
+
+# ---- end to end ----------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_make_facemesh_tflite_end_to_end(tmp_path, repo):
+    require_shared("data", "faces")
+    require_shared("pretrained", "efinix", "mediapipe_face_landmark.tflite")
+    env = {**os.environ, "ZOO_SHARED_DIR": str(SHARED), "ZOO_WEIGHTS_DIR": str(SHARED / "pretrained")}
+    subprocess.run(["make", f"BUILD={tmp_path}", "facemesh.tflite"], cwd=repo, check=True, env=env)
+    report = json.loads((tmp_path / "facemesh" / "report.json").read_text())
+    tflite = tmp_path / "facemesh" / "model.tflite"
+
+    assert report["size_bytes"] == tflite.stat().st_size <= 768_792
+    assert set(report["tensor_types"]) <= {"INT8", "INT32"}
+    assert all(d["dtype"] == "int8" for d in report["inputs"] + report["outputs"])
+    assert set(report["cpu_ops"]) <= {"MAX_POOL_2D", "PAD"}
+    assert "PRELU" not in {o["op"] for o in report["ops"]}
+    assert report["float_keras_vs_mediapipe_all_faces"]["landmarks_max_abs_diff_px"] <= 0.05
+    assert report["float_keras_vs_mediapipe_all_faces"]["n"] == 43
+    int8 = report["int8_vs_mediapipe_float"]
+    assert int8["n"] == 27 and int8["nme"] == pytest.approx(report["metric_int8"])
+    assert int8["nme"] <= 0.02
+    assert int8["face_score_agreement"] == 1.0
+    orl = report["whole_image_vs_mediapipe_float"]["orl_att_faces_s1_s2"]
+    assert orl["ours_int8"]["n"] == orl["efinix_int8"]["n"] == 20
+    assert orl["ours_int8"]["nme"] < orl["efinix_int8"]["nme"]
+    assert all(report["must_show"].values()), report["must_show"]
+    assert (tmp_path / "facemesh" / "landmarks.png").stat().st_size > 10_000
