@@ -18,12 +18,13 @@ QUANT_COMMON := common/quantize.py common/representative.py common/tflite.py
 EVAL_COMMON  := common/validate.py common/tflite.py common/evaluation.py common/metrics/__init__.py
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test test-fast all clean $(MODELS:%=%.tflite) $(MODELS:%=clean-%)
+.PHONY: help venv test test-fast all report clean $(MODELS:%=%.tflite) $(MODELS:%=%.cc) $(MODELS:%=clean-%)
 
 help: ## list the targets
 	@echo "TinyML Model Zoo -- full-int8 TFLite models for the Efinix TinyML Generator"
 	@echo
 	@echo "  make <model>.tflite   data -> train/import -> quantize -> validate, into build/<model>/"
+	@echo "  make <model>.cc       + C array, golden vectors, accelerator report, profile"
 	@echo "                        models: $(MODELS)"
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_%.-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
@@ -41,7 +42,12 @@ test: $(STAMP) ## run all tests, including the slow end-to-end quality checks
 test-fast: $(STAMP) ## run the tests without the slow end-to-end checks
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
-all: $(MODELS:%=%.tflite) ## build every model
+all: $(MODELS:%=%.tflite) $(MODELS:%=%.cc) ## build every model and its deployment kit
+
+report: $(BUILD)/REPORT.md ## build/REPORT.md: the zoo table with measured numbers and plots
+
+$(BUILD)/REPORT.md: $(foreach m,$(MODELS),$(BUILD)/$(m)/$(m)_model_data.cc) common/report.py | $(STAMP)
+	$(PY) -m common.report --build $(BUILD) --out $@ $(MODELS)
 
 clean: ## remove build/ (keeps .venv)
 	rm -rf $(BUILD)
@@ -68,6 +74,13 @@ $(BUILD)/$(1)/model.tflite: $(BUILD)/$(1)/model.keras models/$(1)/quantize.py $(
 
 $(BUILD)/$(1)/report.json: $(BUILD)/$(1)/model.tflite $(BUILD)/$(1)/model.keras models/$(1)/evaluate.py $(EVAL_COMMON) | $(STAMP)
 	$(PY) -m models.$(1).evaluate --model $$< --float-model $(BUILD)/$(1)/model.keras --report $$@ $$($(1)_EVAL_ARGS)
+
+$(BUILD)/$(1)/$(1)_model_data.cc: $(BUILD)/$(1)/report.json common/deploy.py common/profile.py | $(STAMP)
+	$(PY) -m common.deploy --tflite $(BUILD)/$(1)/model.tflite --name $(1) --out $(BUILD)/$(1) \
+		--golden $(BUILD)/$(1)/golden_inputs.npz --float-model $(BUILD)/$(1)/model.keras
+
+$(1).cc: $(BUILD)/$(1)/$(1)_model_data.cc ## C array, golden vectors, accelerator report, profile
+	@echo "$(1): $(BUILD)/$(1)/$(1)_model_data.{cc,h}, quant_$(1)_{input,output}.h, accelerator.md, profile.json"
 
 $(1).tflite: $(BUILD)/$(1)/report.json
 	@echo "$(1): $(BUILD)/$(1)/model.tflite (report: $(BUILD)/$(1)/report.json)"

@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from common.atomic import write_json
+from common.atomic import atomic_path, write_json
 from common.quantize import metadata_path
 from common.tflite import Runner, list_ops, tensor_types
 from common.weights import sha256_of
@@ -61,6 +61,19 @@ def tflite_summary(path: str | os.PathLike) -> dict[str, Any]:
     }
 
 
+GOLDEN_INPUTS = "golden_inputs.npz"
+GOLDEN_N = 16
+
+
+def save_golden_inputs(x: np.ndarray | list[np.ndarray], path: Path, n: int = GOLDEN_N) -> Path:
+    """The first real preprocessed samples, kept beside the report for the deployment kit."""
+    arrays = [x] if isinstance(x, np.ndarray) else list(x)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, **{f"input_{k}": np.asarray(a[:n], np.float32) for k, a in enumerate(arrays)})
+    return path
+
+
 def validate(
     *,
     model_name: str,
@@ -76,6 +89,7 @@ def validate(
     batch_size: int = 64,
 ) -> dict[str, Any]:
     """Score the float model and the int8 file with `metric_fn(y, predictions)` on the same `x`."""
+    save_golden_inputs(x, Path(report_path).with_name(GOLDEN_INPUTS))
     float_pred = keras_model.predict(x, batch_size=batch_size, verbose=0)
     int8_pred = Runner(tflite_path).predict(x, batch_size=batch_size, progress=True)
     metric_float = float(metric_fn(y, float_pred))

@@ -28,3 +28,35 @@ def require_shared(*parts: str) -> Path:
 @pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO
+
+
+def _tiny_model():
+    """Conv, depthwise, add, leaky ReLU, flatten, dense, softmax: every op class of the zoo's models."""
+    import keras
+
+    from common.layers import StaticFlatten
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
+    x = keras.layers.DepthwiseConv2D(3, padding="same")(x)
+    x = keras.layers.Add()([x, keras.layers.Conv2D(4, 1)(inputs)])
+    x = keras.layers.LeakyReLU(0.1)(x)
+    x = StaticFlatten()(x)
+    outputs = keras.layers.Dense(5, activation="softmax")(x)
+    return keras.Model(inputs, outputs)
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory):
+    """(float Keras model, its full-int8 .tflite path, the 64 calibration samples)."""
+    import numpy as np
+
+    from common.quantize import quantize_int8
+    from common.representative import representative_dataset
+
+    model = _tiny_model()
+    calib = np.random.default_rng(0).uniform(-1, 1, (64, 8, 8, 3)).astype(np.float32)
+    path = quantize_int8(model, representative_dataset(calib), tmp_path_factory.mktemp("q") / "tiny.tflite",
+                         metadata={"calibration_n": 64})
+    return model, path, calib

@@ -12,34 +12,6 @@ from common.atomic import atomic_path, write_json
 from common.datasets import DatasetMissingError, tfds_builder
 from common.metrics import accuracy, confusion_matrix, per_class_accuracy, plot_confusion_matrix
 from common.representative import representative_dataset, sample_features, select_indices
-from conftest import require_shared
-
-
-def _tiny_model():
-    import keras
-
-    from common.layers import StaticFlatten
-
-    keras.utils.set_random_seed(0)
-    inputs = keras.Input((8, 8, 3))
-    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
-    x = keras.layers.DepthwiseConv2D(3, padding="same")(x)
-    x = keras.layers.Add()([x, keras.layers.Conv2D(4, 1)(inputs)])
-    x = keras.layers.LeakyReLU(0.1)(x)
-    x = StaticFlatten()(x)
-    outputs = keras.layers.Dense(5, activation="softmax")(x)
-    return keras.Model(inputs, outputs)
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    model = _tiny_model()
-    calib = np.random.default_rng(0).uniform(-1, 1, (64, 8, 8, 3)).astype(np.float32)
-    from common.quantize import quantize_int8
-
-    path = quantize_int8(model, representative_dataset(calib), tmp_path_factory.mktemp("q") / "tiny.tflite",
-                         metadata={"calibration_n": 64})
-    return model, path, calib
 
 
 # ---- weights -----------------------------------------------------------------------------
@@ -103,6 +75,8 @@ def test_failed_download_is_actionable(tmp_path, monkeypatch):
 
 
 def test_registry_matches_shared_checksums():
+    from conftest import require_shared
+
     sums = require_shared("pretrained", "SHA256SUMS")
     published = {line.split()[1].split("/")[-1]: line.split()[0] for line in sums.read_text().splitlines() if line}
     for entry in weights.REGISTRY.values():

@@ -1,0 +1,174 @@
+"""Deployment kit for one model: the `.tflite` as a C array (TFLM conventions), golden int8 vectors
+for bit-exactness checks on the target, the accelerator coverage report and the profile.
+
+    python -m common.deploy --tflite build/resnet_cifar/model.tflite --name resnet_cifar \\
+        --golden build/resnet_cifar/golden_inputs.npz --float-model build/resnet_cifar/model.keras --out build/resnet_cifar
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from common.atomic import atomic_path, write_bytes, write_json
+from common.tflite import EFINIX_ACCELERATED_OPS, Runner, list_ops
+
+BYTES_PER_LINE = 12
+
+
+def c_identifier(name: str) -> str:
+    ident = re.sub(r"\W", "_", name)
+    return f"_{ident}" if ident[:1].isdigit() else ident
+
+
+def _guard(filename: str) -> str:
+    return re.sub(r"\W", "_", filename).upper() + "_"
+
+
+def _format_values(values: np.ndarray, fmt: str) -> str:
+    flat = [fmt.format(int(v)) for v in np.asarray(values).reshape(-1)]
+    return "\n".join("  " + ", ".join(flat[i : i + BYTES_PER_LINE]) + "," for i in range(0, len(flat), BYTES_PER_LINE))
+
+
+def _write_text(path: Path, text: str) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+    return path
+
+
+def write_c_array(tflite_path: str | os.PathLike, out_dir: str | os.PathLike, name: str) -> tuple[Path, Path]:
+    """`<name>_model_data.h/.cc`: a 16-byte aligned `const unsigned char` array and its length."""
+    data = np.frombuffer(Path(tflite_path).read_bytes(), dtype=np.uint8)
+    ident = c_identifier(name)
+    header_name = f"{name}_model_data.h"
+    guard = _guard(header_name)
+    header = (
+        f"// {Path(tflite_path).name} for TensorFlow Lite Micro / the Efinix TinyML Generator. Generated file.\n"
+        f"#ifndef {guard}\n#define {guard}\n\n"
+        f"extern const unsigned char g_{ident}_model_data[];\n"
+        f"extern const unsigned int g_{ident}_model_data_len;\n\n"
+        f"#endif  // {guard}\n"
+    )
+    source = (
+        f"// {Path(tflite_path).name}: {len(data)} bytes. Generated file.\n"
+        f'#include "{header_name}"\n\n'
+        "// TFLM requires the flatbuffer to be 16-byte aligned.\n"
+        f"alignas(16) const unsigned char g_{ident}_model_data[] = {{\n"
+        f"{_format_values(data, '0x{:02x}')}\n}};\n"
+        f"const unsigned int g_{ident}_model_data_len = {len(data)};\n"
+    )
+    out_dir = Path(out_dir)
+    return _write_text(out_dir / header_name, header), _write_text(out_dir / f"{name}_model_data.cc", source)
+
+
+def _c_array_decl(ident: str, array: np.ndarray, ctype: str) -> str:
+    dims = "".join(f"[{d}]" for d in array.shape)
+    return f"const {ctype} {ident}{dims} = {{\n{_format_values(array, '{:d}')}\n}};\n"
+
+
+def _c_header(filename: str, comment: str, body: str) -> str:
+    guard = _guard(filename)
+    return f"// {comment} Generated file.\n#ifndef {guard}\n#define {guard}\n\n#include <stdint.h>\n\n{body}\n#endif  // {guard}\n"
+
+
+def write_golden_vectors(
+    tflite_path: str | os.PathLike, inputs: Sequence[np.ndarray], out_dir: str | os.PathLike, name: str
+) -> dict[str, Any]:
+    """Quantize real float samples exactly as the Runner does, run them through LiteRT one at a
+    time (batch 1, as on the target) and store int8 inputs and outputs as C headers and `.npy`."""
+    runner = Runner(tflite_path)
+    q_inputs = [runner.quantize(x, d) for x, d in zip(inputs, runner.inputs)]
+    n = len(q_inputs[0])
+    per_sample = [runner.run_quantized([q[i : i + 1] for q in q_inputs]) for i in range(n)]
+    q_outputs = [np.concatenate([outs[k] for outs in per_sample]) for k in range(len(runner.outputs))]
+
+    out_dir = Path(out_dir)
+    ident = c_identifier(name)
+    files: dict[str, Any] = {"n": n, "inputs": [], "outputs": []}
+    for kind, arrays, details in (("input", q_inputs, runner.inputs), ("output", q_outputs, runner.outputs)):
+        body = f"#define QUANT_{ident.upper()}_{kind.upper()}_COUNT {n}\n\n"
+        for k, (array, d) in enumerate(zip(arrays, details)):
+            suffix = "" if len(arrays) == 1 else f"_{k}"
+            scale, zero_point = d["quantization"]
+            body += f"// scale {scale!r}, zero point {zero_point}, shape {list(array.shape)}\n"
+            body += _c_array_decl(f"quant_{ident}_{kind}{suffix}", array, "int8_t" if array.dtype == np.int8 else "int32_t")
+            npy = out_dir / f"golden_{kind}{suffix}.npy"
+            with atomic_path(npy) as tmp:
+                np.save(tmp, array)
+            files[f"{kind}s"].append(str(npy))
+        header = out_dir / f"quant_{name}_{kind}.h"
+        what = "int8 inputs exactly as the runner quantizes them" if kind == "input" else "expected int8 outputs from LiteRT"
+        _write_text(header, _c_header(header.name, f"{name}: {n} golden samples, {what}.", body))
+        files[f"{kind}_header"] = str(header)
+    return files
+
+
+def accelerator_report(tflite_path: str | os.PathLike, name: str) -> tuple[dict, str]:
+    """Every op with its count and where it runs (Efinix accelerator or CPU), as JSON and Markdown."""
+    ops = list_ops(tflite_path)
+    total = sum(o["count"] for o in ops)
+    accelerated = sum(o["count"] for o in ops if o["accelerated"])
+    lines = [f"# {name}: accelerator coverage", "",
+             f"{accelerated} of {total} ops ({accelerated / max(total, 1):.0%}) run on the Efinix accelerator "
+             f"({', '.join(sorted(EFINIX_ACCELERATED_OPS))}).", "",
+             "| op | count | runs on |", "|---|---|---|"]
+    lines += [f"| {o['op']} | {o['count']} | {'accelerator' if o['accelerated'] else 'CPU'} |" for o in ops]
+    return {"ops": ops, "total": total, "accelerated": accelerated,
+            "accelerated_fraction": accelerated / max(total, 1)}, "\n".join(lines) + "\n"
+
+
+def deploy(
+    tflite_path: str | os.PathLike,
+    name: str,
+    out_dir: str | os.PathLike,
+    golden: str | os.PathLike | None = None,
+    float_model: str | os.PathLike | None = None,
+    golden_n: int = 8,
+    latency_runs: int = 100,
+) -> dict[str, Any]:
+    from common.profile import latency_ms, profile_tflite
+
+    out_dir = Path(out_dir)
+    header, source = write_c_array(tflite_path, out_dir, name)
+    result: dict[str, Any] = {"c_header": str(header), "c_source": str(source)}
+    if golden:
+        with np.load(golden) as saved:
+            inputs = [saved[k][:golden_n] for k in sorted(saved.files, key=lambda s: int(s.split("_")[-1]))]
+        result["golden"] = write_golden_vectors(tflite_path, inputs, out_dir, name)
+    accel, markdown = accelerator_report(tflite_path, name)
+    write_json(out_dir / "accelerator.json", accel)
+    _write_text(out_dir / "accelerator.md", markdown)
+    profile = profile_tflite(tflite_path)
+    profile["latency_ms"] = latency_ms(tflite_path, runs=latency_runs)
+    if float_model:
+        from common.training import load_model
+
+        profile["params"] = int(load_model(float_model).count_params())
+    write_json(out_dir / "profile.json", profile)
+    result.update({"accelerator": accel, "profile": {k: v for k, v in profile.items() if k != "layers"}})
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tflite", required=True)
+    parser.add_argument("--name", required=True, help="C identifier stem, e.g. resnet_cifar")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--golden", help="golden_inputs.npz written by validation (float, preprocessed)")
+    parser.add_argument("--golden-n", type=int, default=8)
+    parser.add_argument("--float-model", help=".keras model, for the parameter count")
+    parser.add_argument("--latency-runs", type=int, default=100)
+    args = parser.parse_args(argv)
+    result = deploy(args.tflite, args.name, args.out, args.golden, args.float_model, args.golden_n, args.latency_runs)
+    print(f"{args.name}: {result['c_source']}, accelerator {result['accelerator']['accelerated']}/"
+          f"{result['accelerator']['total']} ops, {result['profile']['macs']:,} MACs, "
+          f"peak activations {result['profile']['peak_activation_bytes']:,} B, "
+          f"{result['profile']['latency_ms']:.3f} ms")
+
+
+if __name__ == "__main__":
+    main()
