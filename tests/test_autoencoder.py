@@ -267,7 +267,7 @@ def test_make_autoencoder_tflite_on_real_clips(repo, tmp_path):
 
     # the AUC is computed (3 clips, 1 id) from the shipped file's scores, and the artifacts exist
     assert report["metric_int8"] == report["auc"]["model"]["mean"]["auc"] is not None
-    assert (out / "roc.png").stat().st_size > 0
+    assert (out / "roc.png").stat().st_size > 0 and (out / "scores_int8_vs_float.png").stat().st_size > 0
     lines = (out / "anomaly_score_ToyCar_id_01.csv").read_text().splitlines()
     assert sorted(line.split("\t")[0] for line in lines) == sorted(REFERENCE_FLOAT)
     assert all(float(line.split("\t")[1]) == pytest.approx(clips[line.split("\t")[0]]["score_model"], rel=1e-5)

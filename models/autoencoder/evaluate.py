@@ -55,6 +55,38 @@ def write_score_csvs(clips: Clips, scores: np.ndarray, folder: str | os.PathLike
     return paths
 
 
+def plot_scores_vs_float(result: dict, path: str | os.PathLike) -> Path:
+    """Each clip's int8 (and reference) score against its float score; the diagonal = no quantization
+    error. Shows at a glance how far quantization noise pushes the reconstruction error up."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = result["clips"]
+    x = np.array([r["score_float"] for r in rows])
+    fig, ax = plt.subplots(figsize=(5, 5))
+    for name, marker in (("model", "o"), ("reference_int8", "s")):
+        if f"score_{name}" not in rows[0]:
+            continue
+        for label, color in (("normal", "tab:blue"), ("anomaly", "tab:red")):
+            sel = [i for i, r in enumerate(rows) if r["label"] == label]
+            y = [rows[i][f"score_{name}"] for i in sel]
+            shown = Path(result["models"][name]).name
+            ax.scatter(x[sel], y, marker=marker, color=color, alpha=0.7, label=f"{shown}: {label}")
+    lo, hi = ax.get_xlim()[0], ax.get_ylim()[1]
+    ax.plot([lo, hi], [lo, hi], color="grey", linestyle=":", linewidth=1)
+    ax.set_xlabel("float score (mean squared reconstruction error)")
+    ax.set_ylabel("int8 score")
+    ax.set_title(f"{MACHINE_TYPE} {result['split']}: int8 vs float, per clip")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    return Path(path)
+
+
 def _reference_path(reference: str | None) -> Path | None:
     if not reference or reference == "none":
         return None
@@ -78,6 +110,7 @@ def evaluate(
     tfds_dir: str | os.PathLike | None = None,
     scores_dir: str | os.PathLike | None = None,
     roc_png: str | os.PathLike | None = None,
+    scores_png: str | os.PathLike | None = None,
     max_fpr: float = MAX_FPR,
 ) -> dict:
     """Score every clip with `model_path` (and the float model and reference file when given)."""
@@ -127,6 +160,8 @@ def evaluate(
                     curves[f"{name} {machine_id}"] = (np.asarray(clips.labels)[mask], s[mask])
         plot_roc(curves, roc_png, title=f"{MACHINE_TYPE} {split}: {Path(model_path).name}", max_fpr=max_fpr)
         result["roc_png"] = str(roc_png)
+    if scores_png and "float" in scores:
+        result["scores_png"] = str(plot_scores_vs_float(result, scores_png))
     return result
 
 
@@ -189,13 +224,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scores-dir", help="write anomaly_score_ToyCar_id_XX.csv files here "
                                              "(default: beside --report)")
     parser.add_argument("--roc-png", help="write the ROC curves as a PNG")
+    parser.add_argument("--scores-png", help="write int8 vs float clip scores as a PNG (needs --float-model)")
     parser.add_argument("--max-fpr", type=float, default=MAX_FPR)
     args = parser.parse_args(argv)
     if args.report and not args.float_model:
         parser.error("--report needs --float-model")
     scores_dir = args.scores_dir or (Path(args.report).parent if args.report else None)
     result = evaluate(args.model, float_model=args.float_model, reference=args.reference, split=args.split,
-                      tfds_dir=args.tfds_dir, scores_dir=scores_dir, roc_png=args.roc_png, max_fpr=args.max_fpr)
+                      tfds_dir=args.tfds_dir, scores_dir=scores_dir, roc_png=args.roc_png,
+                      scores_png=args.scores_png, max_fpr=args.max_fpr)
     _print(result)
     if args.report:
         write_report(result, args.model, args.report)

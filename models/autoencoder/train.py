@@ -59,7 +59,8 @@ def train(config: TrainConfig):
         from models.autoencoder.data import vector_dataset
 
         train_ds = vector_dataset(config.train_split, tfds_dir=config.tfds_dir).map(lambda v: (v, v))
-        train_ds = train_ds.cache().shuffle(config.shuffle_buffer, seed=config.seed).batch(config.batch_size)
+        # no cache: the full ToyCar train split is ~1.2M vectors (3 GB); TFDS re-reads it each epoch
+        train_ds = train_ds.shuffle(config.shuffle_buffer, seed=config.seed).batch(config.batch_size)
         val_ds = vector_dataset(config.val_split, tfds_dir=config.tfds_dir).map(lambda v: (v, v)).batch(2048).cache()
         if config.steps_per_epoch:
             train_ds = train_ds.repeat()
