@@ -168,6 +168,27 @@ def test_missing_label_folder_is_a_clear_error(tmp_path):
         scan_folder(tmp_path / "nowhere")
 
 
+def test_archive_layout_words_and_split_lists(tmp_path):
+    import shutil
+
+    from models.dscnn_kws.data import CLASS_NAMES, folder_split, scan_folder
+    from models.dscnn_kws.quantize import calibration_files
+
+    _write_layout(tmp_path, per_label=3)
+    for folder in ("_silence_", "_unknown_"):
+        shutil.rmtree(tmp_path / folder)
+    shutil.copytree(tmp_path / "yes", tmp_path / "bird")  # a non-keyword word folder -> _unknown_
+    (tmp_path / "testing_list.txt").write_text("yes/spk0_nohash_9.wav\nbird/spk0_nohash_9.wav\n")
+    (tmp_path / "validation_list.txt").write_text("no/spk1_nohash_3.wav\n")
+    assert scan_folder(tmp_path).layout == "archive"
+    test = scan_folder(tmp_path, folder_split(tmp_path, "test"))
+    assert [p.relative_to(tmp_path).as_posix() for p in test.files] == ["bird/spk0_nohash_9.wav", "yes/spk0_nohash_9.wav"]
+    assert [CLASS_NAMES[i] for i in test.labels] == ["_unknown_", "yes"]
+    validation = scan_folder(tmp_path, folder_split(tmp_path, "validation"))
+    assert calibration_files(validation) == ["no/spk1_nohash_3.wav"]
+    assert len(scan_folder(tmp_path, "train").files) == 11 * 3 - 3
+
+
 def test_reference_weight_import_equals_the_savedmodel():
     require_shared(*KWS_REF)
     from models.dscnn_kws.data import load_clips, scan_folder

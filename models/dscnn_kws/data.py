@@ -152,6 +152,15 @@ def which_set(path: Path, validation_percent: int = VALIDATION_PERCENT,
     return "train"
 
 
+def folder_split(data_dir: str | os.PathLike, split: str) -> str:
+    """`split` for a folder: "test"/"validation" fall back to "all" in a folder without the
+    archive's testing_list.txt/validation_list.txt (the test-set layout holds test clips only)."""
+    lists = {"test": "testing_list.txt", "validation": "validation_list.txt"}
+    if split in lists and not (Path(data_dir) / lists[split]).is_file():
+        return "all"
+    return split
+
+
 def scan_folder(data_dir: str | os.PathLike, split: str = "all") -> FolderData:
     """Files and labels of a Speech Commands folder (nothing is decoded yet).
 
@@ -337,9 +346,10 @@ def load_dataset(
 
 def load_arrays(split: str = "test", *, data_dir: str | os.PathLike | None = None,
                 download: bool = True) -> Clips:
-    """A whole split as arrays: folder clips (`split` "all" by default for folders) or TFDS."""
+    """A whole split as arrays, from TFDS or a folder. For a folder, "test" means the clips of
+    testing_list.txt when the folder has one (full archive), else every clip (test-set layout)."""
     if data_dir:
-        return load_clips(scan_folder(data_dir, "all" if split == "test" else split))
+        return load_clips(scan_folder(data_dir, folder_split(data_dir, split)))
     xs, ys = [], []
     for x, y in load_dataset(split, batch_size=None, download=download).as_numpy_iterator():
         xs.append(x)

@@ -6,8 +6,9 @@
         --float-model build/dscnn_kws/model.keras --report build/dscnn_kws/report.json \\
         --confusion-png build/dscnn_kws/confusion.png --reference efinix_dscnn
 
-DIR is any folder in the Speech Commands layout (`<label>/<file>.wav|flac`); without --data-dir the
-TFDS speech_commands test split is used. Corrupt or empty files are reported by name, counted
+DIR is any folder in the Speech Commands layout (`<label>/<file>.wav|flac`): all its clips are scored,
+or only those of testing_list.txt in a full v0.02 archive; without --data-dir the TFDS
+speech_commands test split is used. Corrupt or empty files are reported by name, counted
 ("skipped") and left out; the run goes on. When the .tflite was calibrated on clips of the same
 folder, the accuracy on the speakers not used for calibration is reported as well ("held_out").
 """

@@ -3,8 +3,9 @@
     python -m models.dscnn_kws.quantize --model build/dscnn_kws/model.keras --out build/dscnn_kws/model.tflite \\
         --data-dir ../shared/data/speech_commands_v0.02_test_subset
 
-With --data-dir, the calibration clips are a seeded, speaker-disjoint subset of that folder
-(whole speakers, about --calibration-n clips); their relative paths are recorded in the
+With --data-dir, the calibration clips are a seeded, speaker-disjoint subset of that folder's
+validation_list.txt clips (full archive) or of all its clips (test-set layout): whole speakers,
+about --calibration-n clips; their relative paths are recorded in the
 `.quant.json` sidecar so that evaluation can also report accuracy on the other speakers only.
 Without it, a seeded sample of the TFDS speech_commands validation split is used (as MLPerf Tiny).
 """
@@ -20,7 +21,7 @@ from common import env  # noqa: F401
 from common.quantize import quantize_int8
 from common.representative import DEFAULT_SEED, representative_dataset, sample_features
 from common.training import load_model
-from models.dscnn_kws.data import FolderData, load_arrays, load_clips, scan_folder, speaker_of
+from models.dscnn_kws.data import FolderData, folder_split, load_arrays, load_clips, scan_folder, speaker_of
 
 CALIBRATION_N = 120  # as many clips as MLPerf Tiny's quant_cal_idxs.txt
 TFDS_CALIBRATION_SPLIT = "validation"
@@ -51,7 +52,7 @@ def quantize(
 ) -> Path:
     model = load_model(model_path)
     if data_dir:
-        data = scan_folder(data_dir)
+        data = scan_folder(data_dir, folder_split(data_dir, "validation"))
         files = calibration_files(data, n, seed)
         clips = load_clips(data, only=set(files))
         calibration = clips.x
