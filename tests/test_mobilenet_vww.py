@@ -182,6 +182,22 @@ def test_fine_tune_on_gray_folder_runs(tmp_path):
     assert (tmp_path / "work" / "checkpoints" / "epoch_001.keras").is_file()
 
 
+def test_efinix_reference_repair_makes_it_loadable(tmp_path):
+    from common.tflite import Runner
+    from common.weights import fetch
+    from models.mobilenet_vww.efinix import repair_quantized_dimension
+
+    require_shared("pretrained", "efinix", "mobilenetv1_person_detect.tflite")
+    original = fetch("efinix_mobilenet")
+    with pytest.raises(ValueError, match="quantized_dimension"):
+        Runner(original)  # as shipped, TF 2.21's LiteRT refuses it
+    fixed = repair_quantized_dimension(original, tmp_path / "efinix.tflite")
+    assert fixed > 0
+    runner = Runner(tmp_path / "efinix.tflite")
+    assert list(runner.inputs[0]["shape"]) == [1, 96, 96, 1]
+    assert runner.predict(np.zeros((1, 96, 96, 1), np.float32)).shape == (1, 2)
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, repo):
     """`make mobilenet_vww.tflite` into a temporary build dir (once for the slow tests below)."""

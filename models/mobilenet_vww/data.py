@@ -133,6 +133,20 @@ def load_folder(data_dir: str | os.PathLike, color: str = "gray", split: str = "
 # ---- TFDS coco/2017 ------------------------------------------------------------------------------
 
 
+def coco_builder(tfds_dir: str | os.PathLike | None = None, download: bool = True):
+    """The prepared TFDS coco/2017 builder; the error also names the folder alternative."""
+    from common.datasets import DatasetMissingError, tfds_builder
+
+    try:
+        return tfds_builder(TFDS_NAME, tfds_dir, download=download)
+    except DatasetMissingError as exc:
+        raise DatasetMissingError(
+            f"{exc} (In this model's CLIs the TFDS directory is --tfds-dir.) Or use a folder dataset "
+            "instead: --data-dir <folder> with images/ + labels/ (YOLO boxes, class 0 = person) or "
+            "person/ + non_person/ sub-folders."
+        ) from exc
+
+
 def _tfds_example(example, color: str):
     """A TFDS coco example -> (96x96xC float 0..1, VWW label); TFDS boxes are ymin, xmin, ymax, xmax."""
     import tensorflow as tf
@@ -185,9 +199,7 @@ def load_dataset(
         data = load_folder(data_dir, color, split)
         ds = tf.data.Dataset.from_tensor_slices((data.x, data.y))
     else:
-        from common.datasets import tfds_builder
-
-        builder = tfds_builder(TFDS_NAME, tfds_dir, download=download)
+        builder = coco_builder(tfds_dir, download)
         ds = builder.as_dataset(split=split, shuffle_files=False)
         ds = ds.map(lambda ex: _tfds_example(ex, color), num_parallel_calls=tf.data.AUTOTUNE)
     if shuffle:
@@ -240,9 +252,7 @@ def describe(data_dir: str | os.PathLike | None = None, tfds_dir: str | os.PathL
             "class_names": list(CLASS_NAMES),
             "vww_min_person_area": MIN_PERSON_AREA,
         }
-    from common.datasets import tfds_builder
-
-    builder = tfds_builder(TFDS_NAME, tfds_dir, download=download)
+    builder = coco_builder(tfds_dir, download)
     return {
         "dataset": TFDS_NAME,
         "version": str(builder.info.version),

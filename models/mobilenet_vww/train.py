@@ -41,6 +41,7 @@ class TrainConfig:
     workdir: str = "build/mobilenet_vww/train"
     out: str = "build/mobilenet_vww/model.keras"
     strategy: str = "default"
+    channels: int = INPUT_SHAPE[-1]  # 1 = grayscale (the shipped model); 3 = MLPerf's original RGB input
 
 
 def gray_stem_kernel(kernel: np.ndarray) -> np.ndarray:
@@ -91,13 +92,17 @@ def train(config: TrainConfig):
 
     env.set_seed(config.seed)
     with get_strategy(config.strategy).scope():
-        model = load_pretrained(config.weights) if config.init == "pretrained" else build_model()
+        if config.init == "pretrained":
+            model = load_pretrained(config.weights, channels=config.channels)
+        else:
+            model = build_model(input_shape=(*INPUT_SHAPE[:2], config.channels))
         if config.epochs > 0:
+            color = "gray" if config.channels == 1 else "rgb"
             train_ds = load_dataset(config.train_split, data_dir=config.data_dir, tfds_dir=config.tfds_dir,
-                                    batch_size=config.batch_size, augment_data=True, shuffle=True,
+                                    color=color, batch_size=config.batch_size, augment_data=True, shuffle=True,
                                     seed=config.seed)
             val_ds = load_dataset(config.val_split, data_dir=config.data_dir, tfds_dir=config.tfds_dir,
-                                  batch_size=256)
+                                  color=color, batch_size=256)
             steps = config.steps_per_epoch or int(train_ds.cardinality())
             schedule = keras.optimizers.schedules.ExponentialDecay(
                 config.learning_rate, decay_steps=max(1, steps), decay_rate=config.lr_decay)
@@ -140,6 +145,8 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     parser.add_argument("--out", default=defaults.out, help="the trained .keras model")
     parser.add_argument("--strategy", choices=STRATEGIES, default=defaults.strategy,
                         help="tf.distribute strategy (multiworker reads $TF_CONFIG)")
+    parser.add_argument("--channels", type=int, choices=(1, 3), default=defaults.channels,
+                        help="input channels: 1 = grayscale (default), 3 = the original RGB model")
     args = parser.parse_args(argv)
     return TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
 
