@@ -17,7 +17,7 @@ from common import env  # noqa: F401
 from common.quantize import quantize_int8
 from common.representative import DEFAULT_N, DEFAULT_SEED, representative_dataset, sample_features
 from common.training import load_model
-from models.mobilenet_vww.data import load_arrays
+from models.mobilenet_vww.data import load_arrays, load_dataset
 
 CALIBRATION_SPLIT = "train"  # TFDS coco/2017 (the evaluation uses "validation")
 
@@ -35,10 +35,12 @@ def quantize(
     model = load_model(model_path)
     split = split or ("all" if data_dir else CALIBRATION_SPLIT)
     color = "gray" if model.input_shape[-1] == 1 else "rgb"
-    # A TFDS split is streamed (reservoir sampling); a folder is read whole (it is small).
-    limit = None if data_dir else 20 * n
-    x, _ = load_arrays(split, data_dir=data_dir, tfds_dir=tfds_dir, color=color, limit=limit)
-    (calibration,) = sample_features(x, n, seed)
+    if data_dir:  # a folder is read whole (it is small)
+        x, _ = load_arrays(split, data_dir=data_dir, color=color)
+        (calibration,) = sample_features(x, n, seed)
+    else:  # a TFDS split is streamed: reservoir sampling over its first 20 * n images
+        ds = load_dataset(split, tfds_dir=tfds_dir, color=color, batch_size=None).take(20 * n)
+        (calibration,) = sample_features(ds, n, seed)
     source = str(Path(data_dir).resolve()) if data_dir else f"tfds coco/2017 {split}"
     return quantize_int8(model, representative_dataset(calibration), out_path,
                          metadata={"calibration_n": len(calibration), "calibration_seed": seed,
