@@ -135,7 +135,10 @@ def calibration_vectors(split: str, tfds_dir: str | os.PathLike | None, n: int, 
     """`n` seeded 640-d vectors of the normal clips of `split`."""
     from models.autoencoder.data import vector_dataset
 
-    (vectors,) = sample_features(vector_dataset(split, tfds_dir=tfds_dir), n, seed)
+    try:
+        (vectors,) = sample_features(vector_dataset(split, tfds_dir=tfds_dir), n, seed)
+    except ValueError as exc:  # no normal clip in the split
+        raise ValueError(f"split {split!r} holds no normal clips to calibrate on ({exc})") from exc
     return vectors.astype(np.float32)
 
 
