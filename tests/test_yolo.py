@@ -187,6 +187,21 @@ def test_weights_of_wrong_length_are_rejected_and_nothing_is_set(tmp_path):
         load_weights(target, cfg, tmp_path / "tiny.weights")
 
 
+def test_cli_reports_bad_weights_in_one_line_and_writes_nothing(repo, tmp_path):
+    from models.yolo.darknet import parse_cfg, save_weights
+    from models.yolo.model import CFG_PATH, build_model
+
+    good = save_weights(build_model(), parse_cfg(CFG_PATH), tmp_path / "good.weights").read_bytes()
+    (tmp_path / "long.weights").write_bytes(good + b"\0" * 8)
+    out = tmp_path / "model.keras"
+    run = subprocess.run([os.sys.executable, "-m", "models.yolo.train", "--init", "darknet", "--weights",
+                          str(tmp_path / "long.weights"), "--out", str(out), "--workdir", str(tmp_path / "w")],
+                         cwd=repo, capture_output=True, text=True)
+    assert run.returncode != 0
+    assert run.stderr.strip().splitlines()[-1].startswith("error: ") and "long.weights" in run.stderr
+    assert "Traceback" not in run.stderr and not out.exists()
+
+
 # ---- Efinix tflite import ----------------------------------------------------------------------
 
 def test_tflite_import_is_close_to_the_reference_int8_outputs():

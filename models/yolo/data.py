@@ -93,6 +93,7 @@ def load_tfds(split: str = "validation", *, data_dir: str | os.PathLike | None =
 def load_arrays(data_dir: str | os.PathLike | None = None, *, split: str = "validation", limit: int | None = None,
                 download: bool = True) -> DetectionSet:
     """A YOLO folder when `data_dir` holds images/ (+ labels/), else TFDS coco/2017 in `data_dir`."""
+    _check_dir(data_dir)
     if data_dir and (Path(data_dir) / "images").is_dir():
         return load_folder(data_dir, limit)
     return load_tfds(split, data_dir=data_dir, limit=limit, download=download)
@@ -155,8 +156,15 @@ def load_dataset(
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
+def _check_dir(data_dir: str | os.PathLike | None) -> None:
+    if data_dir and not Path(data_dir).is_dir():
+        raise FileNotFoundError(f"--data-dir {data_dir}: no such folder (expected a YOLO-layout folder with images/ "
+                                "and labels/, or a TFDS data directory)")
+
+
 def describe(data_dir: str | os.PathLike | None = None, download: bool = True) -> dict:
     """What the evaluation/calibration data holds (the Make chain's data step)."""
+    _check_dir(data_dir)
     if data_dir and (Path(data_dir) / "images").is_dir():
         items = read_yolo_folder(data_dir)
         n_person = [int((it.boxes[:, 0] == PERSON).sum()) for it in items]
@@ -183,4 +191,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from models.yolo.errors import cli_errors
+
+    with cli_errors():
+        main()

@@ -163,4 +163,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from models.yolo.errors import cli_errors
+
+    with cli_errors():
+        main()
