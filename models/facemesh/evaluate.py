@@ -21,7 +21,6 @@ import numpy as np
 
 from common import env  # noqa: F401
 from common.metrics.landmarks import nme_per_sample, plot_landmarks
-from models.facemesh import model as _model  # noqa: F401  (registers the custom layers)
 from models.facemesh.data import FaceCrops, load_dataset
 from models.facemesh.model import LEFT_EYE, NUM_LANDMARKS, RIGHT_EYE
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from common import env  # noqa: F401
+from common.layers import AcceleratorPReLU, ChannelPad, StaticReshape
 import keras
 
 INPUT_SHAPE = (192, 192, 3)
@@ -22,85 +23,6 @@ LEFT_EYE, RIGHT_EYE = 33, 263  # outer eye corners, the inter-ocular pair of the
 
 # TFLite schema enum values used below
 _SAME, _VALID = 0, 1
-
-
-@keras.saving.register_keras_serializable(package="facemesh")
-class AcceleratorPReLU(keras.layers.Layer):
-    """PReLU exported as MUL + MAXIMUM + ADD (ops the Efinix accelerator runs; TFLite's PRELU is not).
-
-    prelu(x) = x + c * min(x, 0) with c = alpha - 1, and c * min(x, 0) = s * max(-|c| * x, 0) with
-    s = -1 where c > 0, else +1. Exact for every alpha. The Efinix reference file uses
-    `max(x, alpha * x)`, which equals PReLU only for alpha <= 1 (this network has alphas up to 1.37).
-
-    Why this form: in int8, MAXIMUM/MINIMUM share one scale between input and output, and with a
-    constant operand the converter derives it from the clipped output range; applied to the block's
-    activation itself (`min(x, 0)`) that clipped `x` for every consumer (NME 2.2% instead of <1%).
-    Here the MAXIMUM owns its input (the MUL), so `x` keeps its calibrated range. `max(u, -EPS)`
-    rather than `max(u, 0)`: the converter turns the latter into RELU, which the accelerator lacks;
-    in int8 -EPS rounds to the zero point, i.e. it is exactly a ReLU. The sign MUL is only emitted
-    for layers that have an alpha > 1 (`steep`).
-    """
-
-    EPS = 1e-6
-
-    def __init__(self, alpha_shape: tuple[int, ...] | None = None, steep: bool = True, **kwargs):
-        super().__init__(**kwargs)
-        self.alpha_shape = tuple(alpha_shape) if alpha_shape is not None else None
-        self.steep = bool(steep)
-
-    def build(self, input_shape):
-        shape = self.alpha_shape or (1, 1, input_shape[-1])
-        self.alpha = self.add_weight(name="alpha", shape=shape, initializer="zeros")
-
-    def call(self, x):
-        c = self.alpha - 1.0
-        r = keras.ops.maximum(x * (-keras.ops.abs(c)), -self.EPS)
-        if self.steep:
-            r = r * keras.ops.where(c > 0, -1.0, 1.0)
-        return x + r
-
-    def get_config(self):
-        return {**super().get_config(), "alpha_shape": self.alpha_shape, "steep": self.steep}
-
-
-@keras.saving.register_keras_serializable(package="facemesh")
-class ChannelPad(keras.layers.Layer):
-    """Zero-pad the channel axis at the end (the residual shortcut when a block widens): one PAD op."""
-
-    def __init__(self, extra_channels: int, **kwargs):
-        super().__init__(**kwargs)
-        self.extra_channels = int(extra_channels)
-
-    def compute_output_shape(self, input_shape):
-        return (*input_shape[:-1], input_shape[-1] + self.extra_channels)
-
-    def call(self, x):
-        return keras.ops.pad(x, [[0, 0], [0, 0], [0, 0], [0, self.extra_channels]])
-
-    def get_config(self):
-        return {**super().get_config(), "extra_channels": self.extra_channels}
-
-
-@keras.saving.register_keras_serializable(package="facemesh")
-class StaticReshape(keras.layers.Layer):
-    """Reshape to (batch, *target_shape) with a constant shape operand: one RESHAPE op (Keras'
-    Reshape reads the batch size at run time and exports SHAPE/STRIDED_SLICE/PACK)."""
-
-    def __init__(self, target_shape: tuple[int, ...], **kwargs):
-        super().__init__(**kwargs)
-        self.target_shape = tuple(int(d) for d in target_shape)
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], *self.target_shape)
-
-    def call(self, x):
-        return keras.ops.reshape(x, (-1, *self.target_shape))
-
-    def get_config(self):
-        return {**super().get_config(), "target_shape": self.target_shape}
-
-
-CUSTOM_OBJECTS = {"AcceleratorPReLU": AcceleratorPReLU, "ChannelPad": ChannelPad, "StaticReshape": StaticReshape}
 
 
 @dataclass
@@ -152,7 +74,8 @@ def build_from_tflite(path: str | os.PathLike, name: str = "facemesh"):
     """Keras functional model with the same ops and weights as the float `.tflite` at `path`.
 
     Outputs: landmarks (N, 468, 3) in input pixels (x, y, z) and the face-flag logit (N, 1)
-    (sigmoid > 0.5: a face is present).
+    (sigmoid > 0.5: a face is present). The int8 converter lists them the other way round; tell
+    them apart by shape (`evaluate.split_outputs`).
     """
     from ai_edge_litert import schema_py_generated as schema
 

@@ -1,7 +1,9 @@
 """Full-int8 PTQ of the imported face landmark model, calibrated on real face crops.
 
 Calibration set: the face crops of the `calibration` split (every 3rd photo of each folder, see
-data.py), each also mirrored, plus a brightness/contrast-jittered copy of all of those (seeded).
+data.py), each also mirrored, plus a brightness/contrast-jittered copy of all of those (seeded), plus
+the same photos whole, resized to 192x192: mostly no centred face, so the face-flag output is
+calibrated on negative logits too (otherwise its int8 range starts at 0 and "no face" cannot be said).
 
     python -m models.facemesh.quantize --model build/facemesh/model.keras --out build/facemesh/model.tflite \\
         --data-dir ../shared/data/faces
@@ -12,11 +14,12 @@ import argparse
 import os
 from pathlib import Path
 
+import numpy as np
+
 from common import env  # noqa: F401
 from common.quantize import quantize_int8
 from common.representative import DEFAULT_N, DEFAULT_SEED, representative_dataset, sample_features
 from common.training import load_model
-from models.facemesh import model as _model  # noqa: F401  (registers the custom layers)
 from models.facemesh.data import augment_crops, load_dataset
 
 CALIBRATION_SPLIT = "calibration"  # never the evaluation photos
@@ -33,12 +36,13 @@ def quantize(
 ) -> Path:
     model = load_model(model_path)
     crops = load_dataset(data_dir, split)
-    (calibration,) = sample_features(augment_crops(crops.images, seed), n, seed)
+    images = np.concatenate([augment_crops(crops.images, seed), crops.whole_images])
+    (calibration,) = sample_features(images, n, seed)
     return quantize_int8(model, representative_dataset(calibration), out_path,
                          metadata={"calibration_n": len(calibration), "calibration_seed": seed,
                                    "calibration_split": split, "calibration_faces": len(crops),
                                    "calibration_images": crops.sources,
-                                   "calibration_augmentation": "mirror + brightness/contrast jitter"})
+                                   "calibration_augmentation": "mirror + brightness/contrast jitter; + whole photos"})
 
 
 def main(argv: list[str] | None = None) -> None:
