@@ -365,6 +365,21 @@ def test_undecodable_image_is_named(tmp_path):
         load_folder(tmp_path)
 
 
+def test_tfds_coco_examples_keep_person_boxes_only():
+    import tensorflow as tf
+
+    from models.yolo.data import _tfds_person
+
+    example = {"image": tf.zeros((20, 30, 3), tf.uint8), "objects": {
+        "label": tf.constant([0, 2, 0], tf.int64),
+        "is_crowd": tf.constant([False, False, True]),
+        "bbox": tf.constant([[0.1, 0.2, 0.5, 0.6], [0, 0, 1, 1], [0, 0, 1, 1]], tf.float32),  # ymin xmin ymax xmax
+    }}
+    image, corners = _tfds_person(example)
+    assert image.shape == (20, 30, 3)
+    np.testing.assert_allclose(corners.numpy(), [[0.2, 0.1, 0.6, 0.5]])  # x_min y_min x_max y_max
+
+
 # ---- training: targets and loss ----------------------------------------------------------------
 
 def test_encode_targets_assigns_the_best_anchor():
