@@ -172,7 +172,7 @@ def test_fine_tune_on_gray_folder_runs(tmp_path):
         for i in range(4):
             _write_image(tmp_path / "data" / cls / f"{i}.png", size=(64, 48),
                          color=tuple(int(v) for v in rng.integers(0, 255, 3)))
-    config = TrainConfig(init="pretrained", epochs=1, batch_size=4, steps_per_epoch=2,
+    config = TrainConfig(init="pretrained", epochs=1, batch_size=4, steps_per_epoch=1,
                          data_dir=str(tmp_path / "data"), train_split="all", val_split="all",
                          workdir=str(tmp_path / "work"), out=str(tmp_path / "model.keras"))
     model = train(config)

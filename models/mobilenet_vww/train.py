@@ -116,6 +116,7 @@ def train(config: TrainConfig):
             validation_data=val_ds,
             epochs=config.epochs,
             steps_per_epoch=config.steps_per_epoch,
+            shuffle=False,  # the dataset shuffles itself
             callbacks=standard_callbacks(config.workdir),
             verbose=2 if os.environ.get("CI") else 1,
         )
