@@ -37,3 +37,13 @@ def tfds_builder(name: str, data_dir: str | os.PathLike | None = None, download:
     except Exception as exc:
         raise DatasetMissingError(f"{hint} (download failed: {type(exc).__name__}: {exc})") from exc
     return builder
+
+
+def shard_by_data(ds):
+    """Let multi-worker training shard `ds` by element: TFDS splits often live in one file, which
+    the default file-based sharding cannot split between workers."""
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return ds.with_options(options)

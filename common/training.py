@@ -48,6 +48,21 @@ def get_strategy(name: str = "default"):
     raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
 
 
+def worker_paths(workdir: str | os.PathLike, out: str | os.PathLike) -> tuple[Path, Path]:
+    """Where this process writes checkpoints and the final model.
+
+    Under MultiWorkerMirroredStrategy every worker runs the same command; only the chief (worker
+    0) writes to the requested paths, the others to `<out dir>/worker_<i>/` so that no two
+    processes write the same file."""
+    workdir, out = Path(workdir), Path(out)
+    task = json.loads(os.environ.get("TF_CONFIG", "{}")).get("task", {})
+    index = int(task.get("index", 0))
+    if task.get("type", "worker") in ("worker", "chief") and index == 0 or task.get("type") == "chief":
+        return workdir, out
+    own = out.parent / f"{task.get('type', 'worker')}_{index}"
+    return own / workdir.name, own / out.name
+
+
 def save_model(model, path: str | os.PathLike) -> Path:
     """Save a Keras model atomically (`.keras` format)."""
     with atomic_path(path, suffix=".keras") as tmp:
@@ -64,3 +79,54 @@ def load_model(path: str | os.PathLike):
     if not Path(path).is_file():
         raise FileNotFoundError(f"no Keras model at {path}")
     return keras.models.load_model(path, compile=False)
+
+
+def fit_custom_loop(model, dataset, per_example_loss, *, global_batch_size: int, epochs: int, steps_per_epoch: int,
+                    strategy, verbose: bool = True) -> list[float]:
+    """Synchronous data-parallel training loop for strategies `model.fit` cannot drive.
+
+    Keras 3's `fit` does not support MultiWorkerMirroredStrategy (keras-team/keras#20585); its
+    optimizers do all-reduce gradients inside `strategy.run`, so a plain loop trains in lockstep.
+    `model` must be compiled (optimizer) inside `strategy.scope()`; `dataset` yields (x, y)
+    batches of `global_batch_size` and is repeated as needed; `per_example_loss(y, pred)` returns
+    one loss per sample. Returns the mean loss of each epoch."""
+    import tensorflow as tf
+
+    iterator = iter(strategy.experimental_distribute_dataset(dataset.repeat()))
+
+    @tf.function
+    def train_step(batch):
+        def replica_step(x, y):
+            with tf.GradientTape() as tape:
+                prediction = model(x, training=True)
+                loss = tf.nn.compute_average_loss(per_example_loss(y, prediction), global_batch_size=global_batch_size)
+                if model.losses:
+                    loss += tf.nn.scale_regularization_loss(tf.add_n(model.losses))
+            grads = tape.gradient(loss, model.trainable_variables)
+            model.optimizer.apply_gradients(zip(grads, model.trainable_variables))
+            return loss
+
+        losses = strategy.run(replica_step, args=batch)
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None)
+
+    @tf.function
+    def averaged_statistics():
+        # BatchNormalization moving statistics are updated from each worker's own shard; averaging
+        # them keeps every worker's model identical (trainable weights are all-reduced already).
+        def replica_fn():
+            ctx = tf.distribute.get_replica_context()
+            return [ctx.all_reduce(tf.distribute.ReduceOp.MEAN, tf.identity(v.value)) for v in model.non_trainable_variables]
+
+        return strategy.run(replica_fn)
+
+    history = []
+    for epoch in range(epochs):
+        total = 0.0
+        for _ in range(steps_per_epoch):
+            total += float(train_step(next(iterator)))
+        for variable, value in zip(model.non_trainable_variables, averaged_statistics()):
+            variable.assign(strategy.experimental_local_results(value)[0])
+        history.append(total / steps_per_epoch)
+        if verbose:
+            print(f"epoch {epoch + 1}/{epochs}: loss {history[-1]:.4f}", flush=True)
+    return history

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from common.atomic import write_json
-from common.datasets import tfds_builder
+from common.datasets import shard_by_data, tfds_builder
 
 DATASET = "cifar10"
 CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
@@ -53,7 +53,7 @@ def load_dataset(
         ds = ds.map(lambda x, y: augment(x, y, seed), num_parallel_calls=tf.data.AUTOTUNE)
     if batch_size:
         ds = ds.batch(batch_size)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return shard_by_data(ds.prefetch(tf.data.AUTOTUNE))
 
 
 def load_arrays(split: str = "test", *, data_dir: str | os.PathLike | None = None, limit: int | None = None,

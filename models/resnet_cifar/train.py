@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common import env
-from common.training import STRATEGIES, get_strategy, save_model, standard_callbacks
+from common.training import (
+    STRATEGIES, fit_custom_loop, get_strategy, save_model, standard_callbacks, worker_paths,
+)
 from common.weights import fetch
 from models.resnet_cifar.data import load_dataset
 from models.resnet_cifar.model import build_model
@@ -53,7 +55,10 @@ def train(config: TrainConfig, extra_callbacks: list | None = None):
     import keras
 
     env.set_seed(config.seed)
-    with get_strategy(config.strategy).scope():
+    workdir, out = worker_paths(config.workdir, config.out) if config.strategy == "multiworker" else (
+        config.workdir, config.out)
+    strategy = get_strategy(config.strategy)
+    with strategy.scope():
         model = load_pretrained(config.weights) if config.init == "pretrained" else build_model()
         schedule = keras.optimizers.schedules.ExponentialDecay(
             config.learning_rate, decay_steps=config.steps_per_epoch or _steps(config), decay_rate=config.lr_decay
@@ -66,18 +71,20 @@ def train(config: TrainConfig, extra_callbacks: list | None = None):
     if config.epochs > 0:
         train_ds = load_dataset(config.train_split, data_dir=config.data_dir, batch_size=config.batch_size,
                                 augment_data=True, shuffle=True, seed=config.seed)
-        val_ds = load_dataset(config.val_split, data_dir=config.data_dir, batch_size=256)
-        if config.steps_per_epoch:
-            train_ds = train_ds.repeat()
-        model.fit(
-            train_ds,
-            validation_data=val_ds,
-            epochs=config.epochs,
-            steps_per_epoch=config.steps_per_epoch,
-            callbacks=standard_callbacks(config.workdir) + list(extra_callbacks or []),
-            verbose=2 if os.environ.get("CI") else 1,
-        )
-    save_model(model, config.out)
+        if config.strategy == "multiworker":
+            fit_custom_loop(model, train_ds, keras.losses.sparse_categorical_crossentropy,
+                            global_batch_size=config.batch_size, epochs=config.epochs, strategy=strategy,
+                            steps_per_epoch=config.steps_per_epoch or _steps(config))
+        else:
+            model.fit(
+                train_ds.repeat() if config.steps_per_epoch else train_ds,
+                validation_data=load_dataset(config.val_split, data_dir=config.data_dir, batch_size=256),
+                epochs=config.epochs,
+                steps_per_epoch=config.steps_per_epoch,
+                callbacks=standard_callbacks(workdir) + list(extra_callbacks or []),
+                verbose=2 if os.environ.get("CI") else 1,
+            )
+    save_model(model, out)
     return model
 
 
