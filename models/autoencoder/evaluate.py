@@ -21,6 +21,7 @@ from common import env  # noqa: F401
 from common.atomic import atomic_path, write_json
 from common.evaluation import as_numpy, load_predictor
 from common.metrics.anomaly import auc_by_group, plot_roc
+from common.validate import GOLDEN_INPUTS, save_golden_inputs
 from models.autoencoder.data import Clips, load_dataset
 from models.autoencoder.features import MACHINE_TYPE
 
@@ -112,11 +113,15 @@ def evaluate(
     roc_png: str | os.PathLike | None = None,
     scores_png: str | os.PathLike | None = None,
     max_fpr: float = MAX_FPR,
+    golden_path: str | os.PathLike | None = None,
 ) -> dict:
-    """Score every clip with `model_path` (and the float model and reference file when given)."""
+    """Score every clip with `model_path` (and the float model and reference file when given).
+    `golden_path`: also keep the first clip's 640-d vectors there for the deployment kit."""
     clips = load_dataset(split, tfds_dir=tfds_dir)
     if not len(clips):
         raise ValueError(f"the {split!r} split holds no usable clips (problems: {clips.problems})")
+    if golden_path:
+        save_golden_inputs(clips.vectors(0).astype(np.float32), Path(golden_path))
     models = {"model": Path(model_path)}
     if float_model:
         models["float"] = Path(float_model)
@@ -232,7 +237,8 @@ def main(argv: list[str] | None = None) -> None:
     scores_dir = args.scores_dir or (Path(args.report).parent if args.report else None)
     result = evaluate(args.model, float_model=args.float_model, reference=args.reference, split=args.split,
                       tfds_dir=args.tfds_dir, scores_dir=scores_dir, roc_png=args.roc_png,
-                      scores_png=args.scores_png, max_fpr=args.max_fpr)
+                      scores_png=args.scores_png, max_fpr=args.max_fpr,
+                      golden_path=Path(args.report).with_name(GOLDEN_INPUTS) if args.report else None)
     _print(result)
     if args.report:
         write_report(result, args.model, args.report)
