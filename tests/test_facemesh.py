@@ -230,3 +230,37 @@ def test_make_facemesh_tflite_end_to_end(tmp_path, repo):
     flag = next(d for d in report["outputs"] if d["shape"] == [1, 1])
     assert (-128 - flag["zero_point"]) * flag["scale"] < -5  # int8 flag can say "no face" (negative logit)
     assert (tmp_path / "facemesh" / "landmarks.png").stat().st_size > 10_000
+
+
+def test_tfds_source_when_no_folder_is_given(monkeypatch):
+    """Without --data-dir the photos come from TFDS (lfw): same detection and cropping."""
+    faces = require_shared("data", "faces", "face_recognition_examples")
+    require_shared("pretrained", "mediapipe", "face_detection_short_range.tflite")
+    import tensorflow as tf
+    from PIL import Image
+
+    from common.datasets import DatasetMissingError
+    from models.facemesh import data
+
+    face = np.asarray(Image.open(faces / "obama_small.jpg").convert("RGB").resize((250, 250)))
+    blank = np.full((250, 250, 3), 128, np.uint8)
+    requested = []
+
+    class FakeBuilder:
+        def as_dataset(self, split, shuffle_files):
+            requested.append(split)
+            return tf.data.Dataset.from_tensor_slices({"image": np.stack([face, blank]), "label": ["a", "b"]})
+
+    monkeypatch.setattr("common.datasets.tfds_builder", lambda name, data_dir=None: FakeBuilder())
+    with pytest.warns(UserWarning, match="no face"):
+        crops = data.load_dataset(None, "calibration", tfds_data_dir="fake-for-test")
+    assert requested == [data.TFDS_SPLITS["calibration"]]
+    assert crops.sources == ["lfw/train[:100]#0"] and crops.images.shape == (1, 192, 192, 3)
+    assert crops.skipped[0]["image"] == "lfw/train[:100]#1"
+
+    def missing(name, data_dir=None):
+        raise DatasetMissingError("TFDS dataset 'lfw' is not prepared")
+
+    monkeypatch.setattr("common.datasets.tfds_builder", missing)
+    with pytest.raises(DatasetMissingError, match="FACEMESH_DATA_DIR"):
+        data.load_dataset(None, "evaluation", tfds_data_dir="missing-for-test")

@@ -7,6 +7,8 @@ rotation), and resized to 192x192 RGB in [0, 1]. Images without a face are repor
 
 Splits are by image file so no photo feeds both calibration and evaluation: in each sub-folder,
 every 3rd image (sorted by name, starting with the first) is `calibration`, the rest `evaluation`.
+Without --data-dir the photos come from TFDS `lfw` (calibration train[:100], evaluation
+train[100:400]) where it is prepared or can be downloaded.
 
     python -m models.facemesh.data --data-dir ../shared/data/faces --out build/facemesh/data.json
 """
@@ -18,6 +20,7 @@ import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -170,43 +173,79 @@ class FaceCrops:
         return len(self.images)
 
 
-@lru_cache(maxsize=4)
-def _load(data_dir: str, split: str, detector_path: str | None) -> FaceCrops:
+TFDS_NAME = "lfw"  # the default source where TFDS has it prepared (or can download it)
+TFDS_SPLITS = {"calibration": "train[:100]", "evaluation": "train[100:400]", "all": "train[:400]"}
+
+
+def _folder_items(data_dir: str, split: str) -> Iterator[tuple[str, Callable[[], np.ndarray]]]:
     images = list_face_images(data_dir)
     splits = split_of(images)
-    detector = FaceDetector(detector_path)
-    crops, sources, boxes, scores, wholes, skipped = [], [], [], [], [], []
     for path in images:
-        if split != "all" and splits[path] != split:
-            continue
+        if split == "all" or splits[path] == split:
+            yield str(path), (lambda p=path: read_image(p, "RGB"))
+
+
+def _tfds_items(name: str, split: str, tfds_data_dir: str | None) -> Iterator[tuple[str, Callable[[], np.ndarray]]]:
+    from common.datasets import DatasetMissingError, tfds_builder
+
+    tfds_split = TFDS_SPLITS[split]
+    try:
+        builder = tfds_builder(name, tfds_data_dir)
+    except DatasetMissingError as exc:
+        raise DatasetMissingError(f"{exc}\nOr use a folder of face photos instead: --data-dir <folder> "
+                                  "(make: FACEMESH_DATA_DIR=<folder>).") from exc
+    dataset = builder.as_dataset(split=tfds_split, shuffle_files=False)
+    for i, example in enumerate(dataset.as_numpy_iterator()):
+        image = np.asarray(example["image"])
+        image = np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image
+        yield f"{name}/{tfds_split}#{i}", (lambda im=image: im)
+
+
+def _crop_faces(items: Iterable[tuple[str, Callable[[], np.ndarray]]], detector: FaceDetector, where: str,
+                split: str) -> FaceCrops:
+    crops, sources, boxes, scores, wholes, skipped = [], [], [], [], [], []
+    for source, load in items:
         try:
-            image = read_image(path, "RGB")
+            image = load()
         except ImageError as exc:
-            skipped.append({"image": str(path), "reason": str(exc)})
+            skipped.append({"image": source, "reason": str(exc)})
             continue
         detection = detector.detect(image)
         if detection is None:
-            skipped.append({"image": str(path), "reason": f"no face (detector score < {detector.min_score})"})
+            skipped.append({"image": source, "reason": f"no face (detector score < {detector.min_score})"})
             continue
         crops.append(crop_square(image, *square_crop_box(detection.box)))
         wholes.append(whole_image(image))
-        sources.append(str(path))
+        sources.append(source)
         boxes.append(detection.box)
         scores.append(detection.score)
     for s in skipped:
-        warnings.warn(f"skipped {s['image']}: {s['reason']}", stacklevel=3)
+        warnings.warn(f"skipped {s['image']}: {s['reason']}", stacklevel=4)
     if not crops:
-        raise NoFaceError(f"{data_dir}: no face found in any of the {split} images")
+        raise NoFaceError(f"{where}: no face found in any of the {split} images")
     return FaceCrops(np.stack(crops), sources, np.asarray(boxes, np.float32), np.asarray(scores, np.float32),
                      np.stack(wholes), skipped)
 
 
-def load_dataset(data_dir: str | os.PathLike, split: str = "all", *,
-                 detector_path: str | os.PathLike | None = None) -> FaceCrops:
-    """Face crops of the images of `split` ("calibration", "evaluation" or "all") below `data_dir`."""
+@lru_cache(maxsize=4)
+def _load(data_dir: str | None, split: str, detector_path: str | None, tfds_name: str,
+          tfds_data_dir: str | None) -> FaceCrops:
+    detector = FaceDetector(detector_path)
+    if data_dir is not None:
+        return _crop_faces(_folder_items(data_dir, split), detector, data_dir, split)
+    return _crop_faces(_tfds_items(tfds_name, split, tfds_data_dir), detector, f"TFDS {tfds_name}", split)
+
+
+def load_dataset(data_dir: str | os.PathLike | None = None, split: str = "all", *,
+                 detector_path: str | os.PathLike | None = None, tfds_name: str = TFDS_NAME,
+                 tfds_data_dir: str | os.PathLike | None = None) -> FaceCrops:
+    """Face crops of the images of `split` ("calibration", "evaluation" or "all") below `data_dir`,
+    or, without `data_dir`, of TFDS `tfds_name` (default lfw; `TFDS_SPLITS` says which slices)."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    return _load(str(Path(data_dir).resolve()), split, str(detector_path) if detector_path else None)
+    return _load(str(Path(data_dir).resolve()) if data_dir is not None else None, split,
+                 str(detector_path) if detector_path else None, tfds_name,
+                 str(tfds_data_dir) if tfds_data_dir else None)
 
 
 def augment_crops(crops: np.ndarray, seed: int = 0) -> np.ndarray:
@@ -221,21 +260,30 @@ def augment_crops(crops: np.ndarray, seed: int = 0) -> np.ndarray:
     return np.concatenate([both, jittered]).astype(np.float32)
 
 
-def describe(data_dir: str | os.PathLike) -> dict:
+def describe(data_dir: str | os.PathLike | None = None, tfds_data_dir: str | os.PathLike | None = None) -> dict:
     """Per-split face counts and skipped images (the Make chain's data step)."""
-    summary: dict = {"data_dir": str(data_dir), "crop_size": CROP_SIZE, "crop_scale": CROP_SCALE, "splits": {}}
+    summary: dict = {"source": str(data_dir) if data_dir else f"tfds:{TFDS_NAME}", "crop_size": CROP_SIZE,
+                     "crop_scale": CROP_SCALE, "splits": {}}
     for split in ("calibration", "evaluation"):
-        crops = load_dataset(data_dir, split)
+        crops = load_dataset(data_dir, split, tfds_data_dir=tfds_data_dir)
         summary["splits"][split] = {"faces": len(crops), "images": crops.sources, "skipped": crops.skipped}
     return summary
 
 
+def add_source_args(parser: argparse.ArgumentParser) -> None:
+    """--data-dir / --tfds-data-dir, shared by the data, quantize and evaluate CLIs."""
+    parser.add_argument("--data-dir", help=f"folder of face photos, searched recursively "
+                                           f"(default: TFDS {TFDS_NAME}, {TFDS_SPLITS})")
+    parser.add_argument("--tfds-data-dir", help="TFDS data directory, without --data-dir "
+                                                "(default: $TFDS_DATA_DIR or ~/tensorflow_datasets)")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", required=True, help="folder of face photos (searched recursively)")
+    add_source_args(parser)
     parser.add_argument("--out", type=Path, help="write the summary JSON here (atomically)")
     args = parser.parse_args(argv)
-    summary = describe(args.data_dir)
+    summary = describe(args.data_dir, args.tfds_data_dir)
     if args.out:
         write_json(args.out, summary)
     for split, info in summary["splits"].items():

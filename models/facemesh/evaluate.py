@@ -21,7 +21,7 @@ import numpy as np
 
 from common import env  # noqa: F401
 from common.metrics.landmarks import nme_per_sample, plot_landmarks
-from models.facemesh.data import FaceCrops, load_dataset
+from models.facemesh.data import FaceCrops, add_source_args, load_dataset
 from models.facemesh.model import LEFT_EYE, NUM_LANDMARKS, RIGHT_EYE
 
 EVAL_SPLIT = "evaluation"
@@ -84,22 +84,26 @@ def reference_model():
     return Runner(mediapipe_file("mediapipe_face_landmark"))
 
 
-def evaluate(model_path: str | os.PathLike, *, data_dir: str | os.PathLike, split: str = EVAL_SPLIT,
+def evaluate(model_path: str | os.PathLike, *, data_dir: str | os.PathLike | None = None,
+             split: str = EVAL_SPLIT, tfds_data_dir: str | os.PathLike | None = None,
              crops: FaceCrops | None = None) -> dict:
     """NME etc. of any face landmark model file vs MediaPipe's float tflite on the face crops."""
-    crops = crops or load_dataset(data_dir, split)
+    crops = crops or load_dataset(data_dir, split, tfds_data_dir=tfds_data_dir)
     result = compare(predict(model_path, crops.images), predict(reference_model(), crops.images))
     return {"model": str(model_path), "split": split, "input": "face crops (detector box x1.5, 192x192)", **result}
 
 
-def whole_image_comparison(models: dict[str, object], crops: FaceCrops, data_dir: str | os.PathLike) -> dict:
-    """Per top-level sub-folder of `data_dir`, each model vs MediaPipe float on the whole photos
-    resized to 192x192 (the input the Efinix demo uses)."""
+def whole_image_comparison(models: dict[str, object], crops: FaceCrops,
+                           data_dir: str | os.PathLike | None) -> dict:
+    """Per top-level sub-folder of `data_dir` (one group for TFDS), each model vs MediaPipe float on
+    the whole photos resized to 192x192 (the input the Efinix demo uses)."""
     ref = reference_model()
-    root = Path(data_dir).resolve()
     groups: dict[str, list[int]] = defaultdict(list)
     for i, source in enumerate(crops.sources):
-        parts = Path(source).relative_to(root).parts
+        if data_dir is None:
+            groups[source.split("/")[0]].append(i)
+            continue
+        parts = Path(source).relative_to(Path(data_dir).resolve()).parts
         groups[parts[0] if len(parts) > 1 else "."].append(i)
     out: dict = {}
     for folder, idx in sorted(groups.items()):
@@ -110,7 +114,8 @@ def whole_image_comparison(models: dict[str, object], crops: FaceCrops, data_dir
 
 
 def validate_artifacts(keras_path: str | os.PathLike, tflite_path: str | os.PathLike,
-                       report_path: str | os.PathLike, *, data_dir: str | os.PathLike,
+                       report_path: str | os.PathLike, *, data_dir: str | os.PathLike | None = None,
+                       tfds_data_dir: str | os.PathLike | None = None,
                        split: str = EVAL_SPLIT, png: str | os.PathLike | None = None) -> dict:
     """report.json: float Keras and int8 vs MediaPipe float on the evaluation crops, plus the checks
     of issue 7 (import fidelity on all faces, size, op list, Efinix reference side by side)."""
@@ -119,8 +124,8 @@ def validate_artifacts(keras_path: str | os.PathLike, tflite_path: str | os.Path
     from common.weights import fetch
 
     keras_model = load_model(keras_path)
-    crops = load_dataset(data_dir, split)
-    everything = load_dataset(data_dir, "all")
+    crops = load_dataset(data_dir, split, tfds_data_dir=tfds_data_dir)
+    everything = load_dataset(data_dir, "all", tfds_data_dir=tfds_data_dir)
     ref = reference_model()
     ref_eval = predict(ref, crops.images)
 
@@ -174,7 +179,7 @@ def validate_artifacts(keras_path: str | os.PathLike, tflite_path: str | os.Path
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help=".keras or .tflite face landmark model (192x192x3 in)")
-    parser.add_argument("--data-dir", required=True, help="folder of face photos")
+    add_source_args(parser)
     parser.add_argument("--split", default=EVAL_SPLIT, choices=("calibration", "evaluation", "all"))
     parser.add_argument("--png", help="write landmarks drawn on a face as a PNG (with --report)")
     parser.add_argument("--float-model", help="also compare with this float .keras model ...")
@@ -182,9 +187,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if bool(args.float_model) != bool(args.report):
         parser.error("--float-model and --report go together")
-    result = evaluate(args.model, data_dir=args.data_dir, split=args.split)
+    result = evaluate(args.model, data_dir=args.data_dir, split=args.split, tfds_data_dir=args.tfds_data_dir)
     if args.report:
         report = validate_artifacts(args.float_model, args.model, args.report, data_dir=args.data_dir,
+                                    tfds_data_dir=args.tfds_data_dir,
                                     split=args.split, png=args.png)
         result.update({k: report[k] for k in ("metric_float", "metric_int8", "size_bytes", "must_show")})
     print(json.dumps(result))

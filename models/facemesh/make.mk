@@ -1,7 +1,8 @@
-# facemesh: import MediaPipe's face landmark tflite into Keras (no training), calibrate on face crops
-# from FACEMESH_DATA_DIR (a folder of face photos), evaluate int8 vs MediaPipe's float model.
+# facemesh: import MediaPipe's face landmark tflite into Keras (no training), calibrate on face crops,
+# evaluate int8 vs MediaPipe's float model. Photos: FACEMESH_DATA_DIR (a folder, searched
+# recursively; ../shared/data/faces when ZOO_SHARED_DIR is set), else TFDS lfw.
 FACEMESH_DATA_DIR ?= $(if $(ZOO_SHARED_DIR),$(ZOO_SHARED_DIR)/data/faces)
-facemesh_data_dir = $(or $(FACEMESH_DATA_DIR),$(error facemesh needs face photos: set FACEMESH_DATA_DIR=<folder> (e.g. ../shared/data/faces) or ZOO_SHARED_DIR))
-facemesh_DATA_ARGS  ?= --data-dir $(facemesh_data_dir)
-facemesh_QUANT_ARGS ?= --data-dir $(facemesh_data_dir)
-facemesh_EVAL_ARGS  ?= --data-dir $(facemesh_data_dir) --png $(BUILD)/facemesh/landmarks.png
+facemesh_source = $(if $(FACEMESH_DATA_DIR),--data-dir $(FACEMESH_DATA_DIR))
+facemesh_DATA_ARGS  ?= $(facemesh_source)
+facemesh_QUANT_ARGS ?= $(facemesh_source)
+facemesh_EVAL_ARGS  ?= $(facemesh_source) --png $(BUILD)/facemesh/landmarks.png

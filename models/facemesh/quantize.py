@@ -20,7 +20,7 @@ from common import env  # noqa: F401
 from common.quantize import quantize_int8
 from common.representative import DEFAULT_N, DEFAULT_SEED, representative_dataset, sample_features
 from common.training import load_model
-from models.facemesh.data import augment_crops, load_dataset
+from models.facemesh.data import add_source_args, augment_crops, load_dataset
 
 CALIBRATION_SPLIT = "calibration"  # never the evaluation photos
 
@@ -29,13 +29,14 @@ def quantize(
     model_path: str | os.PathLike,
     out_path: str | os.PathLike,
     *,
-    data_dir: str | os.PathLike,
+    data_dir: str | os.PathLike | None = None,
+    tfds_data_dir: str | os.PathLike | None = None,
     n: int = DEFAULT_N,
     seed: int = DEFAULT_SEED,
     split: str = CALIBRATION_SPLIT,
 ) -> Path:
     model = load_model(model_path)
-    crops = load_dataset(data_dir, split)
+    crops = load_dataset(data_dir, split, tfds_data_dir=tfds_data_dir)
     images = np.concatenate([augment_crops(crops.images, seed), crops.whole_images])
     (calibration,) = sample_features(images, n, seed)
     return quantize_int8(model, representative_dataset(calibration), out_path,
@@ -49,13 +50,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="imported .keras model")
     parser.add_argument("--out", required=True, help="int8 .tflite to write")
-    parser.add_argument("--data-dir", required=True, help="folder of face photos (calibration split used)")
+    add_source_args(parser)
     parser.add_argument("--calibration-n", type=int, default=DEFAULT_N)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--split", default=CALIBRATION_SPLIT, choices=("calibration", "evaluation", "all"))
     args = parser.parse_args(argv)
-    path = quantize(args.model, args.out, data_dir=args.data_dir, n=args.calibration_n, seed=args.seed,
-                    split=args.split)
+    path = quantize(args.model, args.out, data_dir=args.data_dir, tfds_data_dir=args.tfds_data_dir,
+                    n=args.calibration_n, seed=args.seed, split=args.split)
     print(f"wrote {path} ({path.stat().st_size} bytes)")
 
 
