@@ -67,6 +67,7 @@ def save_model(model, path: str | os.PathLike) -> Path:
     """Save a Keras model atomically (`.keras` format)."""
     with atomic_path(path, suffix=".keras") as tmp:
         model.save(tmp)
+    print(f"saved {path}")
     return Path(path)
 
 
@@ -130,3 +131,65 @@ def fit_custom_loop(model, dataset, per_example_loss, *, global_batch_size: int,
         if verbose:
             print(f"epoch {epoch + 1}/{epochs}: loss {history[-1]:.4f}", flush=True)
     return history
+
+
+COMMON_HELP = {
+    "epochs": "training epochs (0 with a pretrained --init: import only)",
+    "batch_size": "global batch size",
+    "learning_rate": "initial learning rate",
+    "train_split": "split to train on",
+    "val_split": "split to validate on",
+    "seed": "seed of weight init, shuffling and augmentation",
+    "steps_per_epoch": "cap the steps per epoch (quick runs, tests)",
+    "workdir": "checkpoints, resume state, TensorBoard logs",
+    "out": "the trained .keras model",
+    "strategy": "tf.distribute strategy (multiworker reads $TF_CONFIG)",
+}
+
+
+def _arg_type(annotation: str, default):
+    if default is not None:
+        return type(default)
+    for name, kind in (("int", int), ("float", float)):
+        if annotation.split("|")[0].strip() == name:
+            return kind
+    return str
+
+
+def parse_config(config_cls, argv: list[str] | None, description: str | None,
+                 help: dict[str, str] | None = None, choices: dict[str, tuple] | None = None):
+    """A `--flag` per field of the dataclass `config_cls` (defaults, types and choices from it);
+    returns the filled dataclass. `help`/`choices` add to COMMON_HELP and the strategy choices."""
+    import argparse
+    import dataclasses
+
+    defaults = config_cls()
+    help = {**COMMON_HELP, **(help or {})}
+    choices = {"strategy": STRATEGIES, **(choices or {})}
+    class Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+        pass
+
+    parser = argparse.ArgumentParser(description=description, formatter_class=Formatter)
+    for f in dataclasses.fields(config_cls):
+        default = getattr(defaults, f.name)
+        kwargs = {"default": default, "help": help.get(f.name), "choices": choices.get(f.name)}
+        if isinstance(default, bool):
+            kwargs["action"] = argparse.BooleanOptionalAction
+        else:
+            kwargs["type"] = _arg_type(str(f.type), default)
+        parser.add_argument("--" + f.name.replace("_", "-"), **kwargs)
+    return config_cls(**vars(parser.parse_args(argv)))
+
+
+def fit(model, train_ds, val_ds, *, epochs: int, steps_per_epoch: int | None, workdir: str | os.PathLike,
+        callbacks: list | tuple = (), monitor: str = "val_loss", **fit_kwargs):
+    """`model.fit` with the standard callbacks (checkpoints, resume, NaN stop, TensorBoard)."""
+    return model.fit(
+        train_ds.repeat() if steps_per_epoch else train_ds,
+        validation_data=val_ds,
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+        callbacks=standard_callbacks(workdir, monitor=monitor) + list(callbacks),
+        verbose=2 if os.environ.get("CI") else 1,
+        **fit_kwargs,
+    )

@@ -5,13 +5,11 @@
 """
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import os
 from dataclasses import dataclass
 
 from common import env
-from common.training import STRATEGIES, get_strategy, save_model, standard_callbacks
+from common.training import fit, get_strategy, parse_config, save_model
 from common.weights import fetch
 from models.autoencoder.model import build_model
 
@@ -62,47 +60,22 @@ def train(config: TrainConfig):
         # no cache: the full ToyCar train split is ~1.2M vectors (3 GB); TFDS re-reads it each epoch
         train_ds = train_ds.shuffle(config.shuffle_buffer, seed=config.seed).batch(config.batch_size)
         val_ds = vector_dataset(config.val_split, tfds_dir=config.tfds_dir).map(lambda v: (v, v)).batch(2048).cache()
-        if config.steps_per_epoch:
-            train_ds = train_ds.repeat()
-        model.fit(
-            train_ds.prefetch(2),
-            validation_data=val_ds,
-            epochs=config.epochs,
-            steps_per_epoch=config.steps_per_epoch,
-            callbacks=standard_callbacks(config.workdir),
-            verbose=2 if os.environ.get("CI") else 1,
-        )
+        fit(model, train_ds.prefetch(2), val_ds, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
+            workdir=config.workdir)
     save_model(model, config.out)
     return model
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
-    defaults = TrainConfig()
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--init", choices=("scratch", "pretrained"), default=defaults.init,
-                        help="start from random weights or the MLPerf Tiny ad01.h5")
-    parser.add_argument("--epochs", type=int, default=defaults.epochs)
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
-    parser.add_argument("--train-split", default=defaults.train_split)
-    parser.add_argument("--val-split", default=defaults.val_split)
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--shuffle-buffer", type=int, default=defaults.shuffle_buffer)
-    parser.add_argument("--steps-per-epoch", type=int, default=defaults.steps_per_epoch)
-    parser.add_argument("--weights", default=defaults.weights, help="explicit path to ad01.h5")
-    parser.add_argument("--tfds-dir", default=defaults.tfds_dir, help="TFDS data directory holding dcase2020_toycar")
-    parser.add_argument("--workdir", default=defaults.workdir, help="checkpoints, resume state, TensorBoard logs")
-    parser.add_argument("--out", default=defaults.out, help="the trained .keras model")
-    parser.add_argument("--strategy", choices=STRATEGIES, default=defaults.strategy,
-                        help="tf.distribute strategy (multiworker reads $TF_CONFIG)")
-    args = parser.parse_args(argv)
-    return TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
-
+    return parse_config(TrainConfig, argv, __doc__, help={
+        "init": "start from random weights or the MLPerf Tiny ad01.h5",
+        "shuffle_buffer": "vectors in the shuffle buffer",
+        "weights": "explicit path to ad01.h5",
+        "tfds_dir": "TFDS data directory holding dcase2020_toycar",
+    }, choices={"init": ("scratch", "pretrained")})
 
 def main(argv: list[str] | None = None) -> None:
-    config = parse_args(argv)
-    train(config)
-    print(f"saved {config.out}")
+    train(parse_args(argv))
 
 
 if __name__ == "__main__":

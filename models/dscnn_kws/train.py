@@ -10,8 +10,6 @@ on the same inputs: the float outputs must agree (`check_import`).
 """
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +18,7 @@ import numpy as np
 
 from common import env
 from common.atomic import write_json
-from common.training import STRATEGIES, get_strategy, save_model, standard_callbacks
+from common.training import fit, get_strategy, parse_config, save_model
 from common.weights import fetch
 from models.dscnn_kws.data import FEATURE_SHAPE, load_dataset, scan_folder
 from models.dscnn_kws.model import build_model
@@ -142,53 +140,27 @@ def train(config: TrainConfig, extra_callbacks: list | None = None):
         train_ds = load_dataset(config.train_split, data_dir=config.data_dir, batch_size=config.batch_size,
                                 augment_data=True, shuffle=True, seed=config.seed)
         val_ds = load_dataset(config.val_split, data_dir=config.data_dir, batch_size=256)
-        if config.steps_per_epoch:
-            train_ds = train_ds.repeat()
-        model.fit(
-            train_ds,
-            validation_data=val_ds,
-            epochs=config.epochs,
-            steps_per_epoch=config.steps_per_epoch,
-            callbacks=[*standard_callbacks(config.workdir),
-                       keras.callbacks.LearningRateScheduler(_lr_schedule(config.learning_rate)),
-                       *(extra_callbacks or [])],
-            verbose=2 if os.environ.get("CI") else 1,
-        )
+        fit(model, train_ds, val_ds, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
+            workdir=config.workdir,
+            callbacks=[keras.callbacks.LearningRateScheduler(_lr_schedule(config.learning_rate)),
+                       *(extra_callbacks or [])])
     save_model(model, config.out)
     return model
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
-    defaults = TrainConfig()
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--init", choices=("scratch", "pretrained"), default=defaults.init,
-                        help="start from random weights or MLPerf Tiny's kws_ref_model")
-    parser.add_argument("--epochs", type=int, default=defaults.epochs)
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
-    parser.add_argument("--train-split", default=defaults.train_split,
-                        help="TFDS split, or train/validation/test/all of a --data-dir folder")
-    parser.add_argument("--val-split", default=defaults.val_split)
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--steps-per-epoch", type=int, default=defaults.steps_per_epoch)
-    parser.add_argument("--weights", default=defaults.weights,
-                        help="kws_ref_model folder (default: the weights registry / $ZOO_WEIGHTS_DIR)")
-    parser.add_argument("--data-dir", default=defaults.data_dir,
-                        help="Speech Commands folder <label>/<file>.wav (default: TFDS speech_commands)")
-    parser.add_argument("--workdir", default=defaults.workdir, help="checkpoints, resume state, TensorBoard logs")
-    parser.add_argument("--out", default=defaults.out, help="the trained .keras model")
-    parser.add_argument("--strategy", choices=STRATEGIES, default=defaults.strategy,
-                        help="tf.distribute strategy (multiworker reads $TF_CONFIG)")
-    args = parser.parse_args(argv)
-    if args.data_dir:
-        scan_folder(args.data_dir)  # fail early on a wrong layout
-    return TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
-
+    config = parse_config(TrainConfig, argv, __doc__, help={
+        "init": "start from random weights or MLPerf Tiny's kws_ref_model",
+        "train_split": "TFDS split, or train/validation/test/all of a --data-dir folder",
+        "weights": "kws_ref_model folder (default: the weights registry / $ZOO_WEIGHTS_DIR)",
+        "data_dir": "Speech Commands folder <label>/<file>.wav (default: TFDS speech_commands)",
+    }, choices={"init": ("scratch", "pretrained")})
+    if config.data_dir:
+        scan_folder(config.data_dir)  # fail early on a wrong layout
+    return config
 
 def main(argv: list[str] | None = None) -> None:
-    config = parse_args(argv)
-    train(config)
-    print(f"saved {config.out}")
+    train(parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -8,15 +8,13 @@ model (exact conversion) and optionally fine-tune it on grayscale images.
 """
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import os
 from dataclasses import dataclass
 
 import numpy as np
 
 from common import env
-from common.training import STRATEGIES, get_strategy, save_model, standard_callbacks
+from common.training import fit, get_strategy, parse_config, save_model
 from common.weights import fetch
 from models.mobilenet_vww.data import load_dataset
 from models.mobilenet_vww.model import INPUT_SHAPE, build_model
@@ -109,53 +107,25 @@ def train(config: TrainConfig):
             model.compile(optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy",
                           metrics=["accuracy"])
     if config.epochs > 0:
-        if config.steps_per_epoch:
-            train_ds = train_ds.repeat()
-        model.fit(
-            train_ds,
-            validation_data=val_ds,
-            epochs=config.epochs,
-            steps_per_epoch=config.steps_per_epoch,
-            shuffle=False,  # the dataset shuffles itself
-            callbacks=standard_callbacks(config.workdir),
-            verbose=2 if os.environ.get("CI") else 1,
-        )
+        fit(model, train_ds, val_ds, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
+            workdir=config.workdir, shuffle=False)  # the dataset shuffles itself
     save_model(model, config.out)
     return model
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
-    defaults = TrainConfig()
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--init", choices=("scratch", "pretrained"), default=defaults.init,
-                        help="random weights, or MLPerf Tiny vww_96.h5 converted to grayscale input")
-    parser.add_argument("--epochs", type=int, default=defaults.epochs)
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
-    parser.add_argument("--lr-decay", type=float, default=defaults.lr_decay, help="per-epoch decay factor")
-    parser.add_argument("--train-split", default=defaults.train_split,
-                        help="TFDS split, or a slice such as 'all[:90%%]' of --data-dir")
-    parser.add_argument("--val-split", default=defaults.val_split)
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--steps-per-epoch", type=int, default=defaults.steps_per_epoch)
-    parser.add_argument("--weights", default=defaults.weights, help="explicit path to vww_96.h5")
-    parser.add_argument("--data-dir", default=defaults.data_dir,
-                        help="folder dataset (YOLO images/+labels/ or person/+non_person/) instead of TFDS")
-    parser.add_argument("--tfds-dir", default=defaults.tfds_dir, help="TFDS data directory")
-    parser.add_argument("--workdir", default=defaults.workdir, help="checkpoints, resume state, TensorBoard logs")
-    parser.add_argument("--out", default=defaults.out, help="the trained .keras model")
-    parser.add_argument("--strategy", choices=STRATEGIES, default=defaults.strategy,
-                        help="tf.distribute strategy (multiworker reads $TF_CONFIG)")
-    parser.add_argument("--channels", type=int, choices=(1, 3), default=defaults.channels,
-                        help="input channels: 1 = grayscale (default), 3 = the original RGB model")
-    args = parser.parse_args(argv)
-    return TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
-
+    return parse_config(TrainConfig, argv, __doc__, help={
+        "init": "random weights, or MLPerf Tiny vww_96.h5 converted to grayscale input",
+        "lr_decay": "per-epoch learning-rate decay factor",
+        "train_split": "TFDS split, or a slice such as 'all[:90%%]' of --data-dir",
+        "weights": "explicit path to vww_96.h5",
+        "data_dir": "folder dataset (YOLO images/+labels/ or person/+non_person/) instead of TFDS",
+        "tfds_dir": "TFDS data directory",
+        "channels": "input channels: 1 = grayscale (the shipped model), 3 = the original RGB model",
+    }, choices={"init": ("scratch", "pretrained"), "channels": (1, 3)})
 
 def main(argv: list[str] | None = None) -> None:
-    config = parse_args(argv)
-    train(config)
-    print(f"saved {config.out}")
+    train(parse_args(argv))
 
 
 if __name__ == "__main__":

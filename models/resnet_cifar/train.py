@@ -5,16 +5,11 @@
 """
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from common import env
-from common.training import (
-    STRATEGIES, fit_custom_loop, get_strategy, save_model, standard_callbacks, worker_paths,
-)
+from common.training import fit, fit_custom_loop, get_strategy, parse_config, save_model, worker_paths
 from common.weights import fetch
 from models.resnet_cifar.data import load_dataset
 from models.resnet_cifar.model import build_model
@@ -76,14 +71,9 @@ def train(config: TrainConfig, extra_callbacks: list | None = None):
                             global_batch_size=config.batch_size, epochs=config.epochs, strategy=strategy,
                             steps_per_epoch=config.steps_per_epoch or _steps(config))
         else:
-            model.fit(
-                train_ds.repeat() if config.steps_per_epoch else train_ds,
-                validation_data=load_dataset(config.val_split, data_dir=config.data_dir, batch_size=256),
-                epochs=config.epochs,
-                steps_per_epoch=config.steps_per_epoch,
-                callbacks=standard_callbacks(workdir) + list(extra_callbacks or []),
-                verbose=2 if os.environ.get("CI") else 1,
-            )
+            fit(model, train_ds, load_dataset(config.val_split, data_dir=config.data_dir, batch_size=256),
+                epochs=config.epochs, steps_per_epoch=config.steps_per_epoch, workdir=workdir,
+                callbacks=extra_callbacks or [])
     save_model(model, out)
     return model
 
@@ -98,32 +88,16 @@ def _steps(config: TrainConfig) -> int:
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
-    defaults = TrainConfig()
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--init", choices=("scratch", "pretrained"), default=defaults.init,
-                        help="start from random weights or the MLPerf Tiny pretrainedResnet.h5")
-    parser.add_argument("--epochs", type=int, default=defaults.epochs)
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
-    parser.add_argument("--lr-decay", type=float, default=defaults.lr_decay, help="per-epoch decay factor")
-    parser.add_argument("--train-split", default=defaults.train_split)
-    parser.add_argument("--val-split", default=defaults.val_split)
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--steps-per-epoch", type=int, default=defaults.steps_per_epoch)
-    parser.add_argument("--weights", default=defaults.weights, help="explicit path to pretrainedResnet.h5")
-    parser.add_argument("--data-dir", default=defaults.data_dir, help="TFDS data directory")
-    parser.add_argument("--workdir", default=defaults.workdir, help="checkpoints, resume state, TensorBoard logs")
-    parser.add_argument("--out", default=defaults.out, help="the trained .keras model")
-    parser.add_argument("--strategy", choices=STRATEGIES, default=defaults.strategy,
-                        help="tf.distribute strategy (multiworker reads $TF_CONFIG)")
-    args = parser.parse_args(argv)
-    return TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
+    return parse_config(TrainConfig, argv, __doc__, help={
+        "init": "start from random weights or the MLPerf Tiny pretrainedResnet.h5",
+        "lr_decay": "per-epoch learning-rate decay factor",
+        "weights": "explicit path to pretrainedResnet.h5",
+        "data_dir": "TFDS data directory",
+    }, choices={"init": ("scratch", "pretrained")})
 
 
 def main(argv: list[str] | None = None) -> None:
-    config = parse_args(argv)
-    train(config)
-    print(f"saved {config.out}")
+    train(parse_args(argv))
 
 
 if __name__ == "__main__":

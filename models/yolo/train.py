@@ -7,16 +7,13 @@
 """
 from __future__ import annotations
 
-import argparse
-import dataclasses
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from common import env
-from common.training import STRATEGIES, get_strategy, save_model, standard_callbacks
+from common.training import fit, get_strategy, parse_config, save_model
 from common.weights import fetch
 from models.yolo.darknet import load_weights, parse_cfg
 from models.yolo.decode import ANCHORS, INPUT_SIZE
@@ -151,43 +148,25 @@ def train(config: TrainConfig):
         val_ds = None
         if not (config.data_dir and (Path(config.data_dir) / "images").is_dir()):
             val_ds = load_dataset(config.val_split, data_dir=config.data_dir, batch_size=64, limit=500)
-        if config.steps_per_epoch:
-            train_ds = train_ds.repeat()
-        model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
-                  callbacks=standard_callbacks(config.workdir, monitor="val_loss" if val_ds else "loss"),
-                  verbose=2 if os.environ.get("CI") else 1)
+        fit(model, train_ds, val_ds, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
+            workdir=config.workdir, monitor="val_loss" if val_ds else "loss")
     save_model(model, config.out)
     return model
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
-    defaults = TrainConfig()
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--init", choices=("efinix", "darknet", "scratch"), default=defaults.init,
-                        help="weights to start from: the Efinix int8 reference (dequantized), a Darknet .weights, or random")
-    parser.add_argument("--epochs", type=int, default=defaults.epochs, help="fine-tuning epochs (0: import only)")
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
-    parser.add_argument("--train-split", default=defaults.train_split, help="TFDS coco/2017 split")
-    parser.add_argument("--val-split", default=defaults.val_split, help="TFDS coco/2017 split")
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--steps-per-epoch", type=int, default=defaults.steps_per_epoch)
-    parser.add_argument("--limit", type=int, default=defaults.limit, help="first N training images only")
-    parser.add_argument("--cfg", default=defaults.cfg, help="Darknet cfg of the network")
-    parser.add_argument("--weights", default=defaults.weights,
-                        help="--init darknet: .weights file; --init efinix: explicit path of yolo_person_detect.tflite")
-    parser.add_argument("--data-dir", default=defaults.data_dir, help="TFDS data directory or YOLO-layout folder")
-    parser.add_argument("--workdir", default=defaults.workdir, help="checkpoints, resume state, TensorBoard logs")
-    parser.add_argument("--out", default=defaults.out, help="the .keras model to write")
-    parser.add_argument("--strategy", choices=STRATEGIES, default=defaults.strategy)
-    args = parser.parse_args(argv)
-    return TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
-
+    return parse_config(TrainConfig, argv, __doc__, help={
+        "init": "weights to start from: the Efinix int8 reference (dequantized), a Darknet .weights, or random",
+        "train_split": "TFDS coco/2017 split",
+        "val_split": "TFDS coco/2017 split",
+        "limit": "first N training images only",
+        "cfg": "Darknet cfg of the network",
+        "weights": "--init darknet: .weights file; --init efinix: explicit path of yolo_person_detect.tflite",
+        "data_dir": "TFDS data directory or YOLO-layout folder",
+    }, choices={"init": ("efinix", "darknet", "scratch")})
 
 def main(argv: list[str] | None = None) -> None:
-    config = parse_args(argv)
-    train(config)
-    print(f"saved {config.out}")
+    train(parse_args(argv))
 
 
 if __name__ == "__main__":
