@@ -99,3 +99,25 @@ class StaticReshape(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "target_shape": self.target_shape}
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class NearestUpsample(keras.layers.Layer):
+    """Nearest-neighbour upsampling by an integer factor that exports as one RESIZE_NEAREST_NEIGHBOR
+    (Keras' UpSampling2D exports as SHAPE/STRIDED_SLICE/TILE/RESHAPE ops that break int8 accuracy)."""
+
+    def __init__(self, factor: int = 2, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = int(factor)
+
+    def compute_output_shape(self, input_shape):
+        h, w = input_shape[1], input_shape[2]
+        return (input_shape[0], None if h is None else h * self.factor, None if w is None else w * self.factor,
+                input_shape[3])
+
+    def call(self, inputs):
+        h, w = inputs.shape[1], inputs.shape[2]
+        return keras.ops.image.resize(inputs, (h * self.factor, w * self.factor), interpolation="nearest")
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}

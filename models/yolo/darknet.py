@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from common import env  # noqa: F401  (before TensorFlow/Keras)
-import keras
 
 from common.atomic import atomic_path
+from common.layers import NearestUpsample
 
 SUPPORTED = ("net", "convolutional", "shortcut", "route", "maxpool", "upsample", "dropout", "yolo")
 ACTIVATIONS = ("leaky", "linear", "relu", "logistic")
@@ -241,28 +241,6 @@ def _conv_block(x, s: Section, i: int, src: str):
     if bn:
         x = layers.BatchNormalization(epsilon=BN_EPSILON, momentum=0.99, name=f"bn_{i}")(x)
     return _activation(x, s.options.get("activation", "logistic"), i, s, src)
-
-
-@keras.saving.register_keras_serializable(package="zoo_yolo")
-class NearestUpsample(keras.layers.Layer):
-    """Nearest-neighbour upsampling by an integer factor that exports as one RESIZE_NEAREST_NEIGHBOR
-    (Keras' UpSampling2D exports as SHAPE/STRIDED_SLICE/TILE/RESHAPE ops that break int8 accuracy)."""
-
-    def __init__(self, factor: int = 2, **kwargs):
-        super().__init__(**kwargs)
-        self.factor = int(factor)
-
-    def compute_output_shape(self, input_shape):
-        h, w = input_shape[1], input_shape[2]
-        return (input_shape[0], None if h is None else h * self.factor, None if w is None else w * self.factor,
-                input_shape[3])
-
-    def call(self, inputs):
-        h, w = inputs.shape[1], inputs.shape[2]
-        return keras.ops.image.resize(inputs, (h * self.factor, w * self.factor), interpolation="nearest")
-
-    def get_config(self):
-        return {**super().get_config(), "factor": self.factor}
 
 
 # ---- .weights ---------------------------------------------------------------------------------

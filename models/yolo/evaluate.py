@@ -18,7 +18,6 @@ import numpy as np
 from common import env  # noqa: F401
 from common.evaluation import load_predictor
 from common.metrics.detection import coco_map, plot_precision_recall, precision_at_recall
-from models.yolo import darknet  # noqa: F401  (registers NearestUpsample for load_model)
 from models.yolo.data import DetectionSet, load_arrays, preprocess
 from models.yolo.decode import decode_batch, to_pixels
 

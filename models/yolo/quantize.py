@@ -15,7 +15,6 @@ from common import env  # noqa: F401
 from common.quantize import quantize_int8
 from common.representative import DEFAULT_N, DEFAULT_SEED, representative_dataset, sample_features
 from common.training import load_model
-from models.yolo import darknet  # noqa: F401  (registers NearestUpsample for load_model)
 from models.yolo.data import load_arrays
 
 CALIBRATION_SPLIT = "train"  # TFDS coco/2017 only; a YOLO folder is used whole
