@@ -20,7 +20,7 @@ def standard_callbacks(workdir: str | os.PathLike, monitor: str = "val_loss") ->
     """
     import keras
 
-    workdir = Path(workdir)
+    workdir = for_this_worker(workdir)
     (workdir / "checkpoints").mkdir(parents=True, exist_ok=True)
     return [
         keras.callbacks.BackupAndRestore(str(workdir / "backup"), delete_checkpoint=True),
@@ -48,23 +48,23 @@ def get_strategy(name: str = "default"):
     raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
 
 
-def worker_paths(workdir: str | os.PathLike, out: str | os.PathLike) -> tuple[Path, Path]:
-    """Where this process writes checkpoints and the final model.
+def for_this_worker(path: str | os.PathLike) -> Path:
+    """Where this process writes `path`.
 
-    Under MultiWorkerMirroredStrategy every worker runs the same command; only the chief (worker
-    0) writes to the requested paths, the others to `<out dir>/worker_<i>/` so that no two
-    processes write the same file."""
-    workdir, out = Path(workdir), Path(out)
+    In multi-worker training (TF_CONFIG set) every worker runs the same command; the chief
+    (worker 0) writes the requested path, the others `<parent>/worker_<i>/<name>`, so that no two
+    processes write the same file. Without TF_CONFIG the path is unchanged."""
+    path = Path(path)
     task = json.loads(os.environ.get("TF_CONFIG", "{}")).get("task", {})
-    index = int(task.get("index", 0))
-    if task.get("type", "worker") in ("worker", "chief") and index == 0 or task.get("type") == "chief":
-        return workdir, out
-    own = out.parent / f"{task.get('type', 'worker')}_{index}"
-    return own / workdir.name, own / out.name
+    kind, index = task.get("type", "worker"), int(task.get("index", 0))
+    if kind == "chief" or (kind == "worker" and index == 0):
+        return path
+    return path.parent / f"{kind}_{index}" / path.name
 
 
 def save_model(model, path: str | os.PathLike) -> Path:
     """Save a Keras model atomically (`.keras` format)."""
+    path = for_this_worker(path)
     with atomic_path(path, suffix=".keras") as tmp:
         model.save(tmp)
     print(f"saved {path}")
@@ -82,15 +82,15 @@ def load_model(path: str | os.PathLike):
     return keras.models.load_model(path, compile=False)
 
 
-def fit_custom_loop(model, dataset, per_example_loss, *, global_batch_size: int, epochs: int, steps_per_epoch: int,
-                    strategy, verbose: bool = True) -> list[float]:
+def fit_custom_loop(model, dataset, per_example_loss, *, epochs: int, steps_per_epoch: int, strategy,
+                    verbose: bool = True) -> list[float]:
     """Synchronous data-parallel training loop for strategies `model.fit` cannot drive.
 
     Keras 3's `fit` does not support MultiWorkerMirroredStrategy (keras-team/keras#20585); its
     optimizers do all-reduce gradients inside `strategy.run`, so a plain loop trains in lockstep.
     `model` must be compiled (optimizer) inside `strategy.scope()`; `dataset` yields (x, y)
-    batches of `global_batch_size` and is repeated as needed; `per_example_loss(y, pred)` returns
-    one loss per sample. Returns the mean loss of each epoch."""
+    global batches and is repeated as needed; `per_example_loss(y, pred)` returns one loss per
+    sample. Returns the mean loss of each epoch."""
     import tensorflow as tf
 
     iterator = iter(strategy.experimental_distribute_dataset(dataset.repeat()))
@@ -100,7 +100,7 @@ def fit_custom_loop(model, dataset, per_example_loss, *, global_batch_size: int,
         def replica_step(x, y):
             with tf.GradientTape() as tape:
                 prediction = model(x, training=True)
-                loss = tf.nn.compute_average_loss(per_example_loss(y, prediction), global_batch_size=global_batch_size)
+                loss = tf.nn.compute_average_loss(per_example_loss(y, prediction))  # / global batch
                 if model.losses:
                     loss += tf.nn.scale_regularization_loss(tf.add_n(model.losses))
             grads = tape.gradient(loss, model.trainable_variables)
@@ -183,7 +183,22 @@ def parse_config(config_cls, argv: list[str] | None, description: str | None,
 
 def fit(model, train_ds, val_ds, *, epochs: int, steps_per_epoch: int | None, workdir: str | os.PathLike,
         callbacks: list | tuple = (), monitor: str = "val_loss", **fit_kwargs):
-    """`model.fit` with the standard callbacks (checkpoints, resume, NaN stop, TensorBoard)."""
+    """`model.fit` with the standard callbacks (checkpoints, resume, NaN stop, TensorBoard).
+
+    Under MultiWorkerMirroredStrategy (which `model.fit` cannot drive in Keras 3) it trains with
+    `fit_custom_loop` instead: same optimizer and loss, no validation or callbacks."""
+    import keras
+    import tensorflow as tf
+
+    strategy = model.distribute_strategy  # the strategy whose scope built the model
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        loss = model.loss.call if isinstance(model.loss, keras.losses.Loss) else keras.losses.get(model.loss)
+        if steps_per_epoch is None:
+            steps_per_epoch = int(train_ds.cardinality())
+            if steps_per_epoch < 1:
+                raise ValueError("multi-worker training needs --steps-per-epoch for a dataset of unknown length")
+        return fit_custom_loop(model, train_ds, loss, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                               strategy=strategy)
     return model.fit(
         train_ds.repeat() if steps_per_epoch else train_ds,
         validation_data=val_ds,

@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass
 
 from common import env
-from common.training import fit, fit_custom_loop, get_strategy, parse_config, save_model, worker_paths
+from common.training import fit, get_strategy, parse_config, save_model
 from common.weights import fetch
 from models.resnet_cifar.data import load_dataset
 from models.resnet_cifar.model import build_model
@@ -50,8 +50,6 @@ def train(config: TrainConfig, extra_callbacks: list | None = None):
     import keras
 
     env.set_seed(config.seed)
-    workdir, out = worker_paths(config.workdir, config.out) if config.strategy == "multiworker" else (
-        config.workdir, config.out)
     strategy = get_strategy(config.strategy)
     with strategy.scope():
         model = load_pretrained(config.weights) if config.init == "pretrained" else build_model()
@@ -66,15 +64,10 @@ def train(config: TrainConfig, extra_callbacks: list | None = None):
     if config.epochs > 0:
         train_ds = load_dataset(config.train_split, data_dir=config.data_dir, batch_size=config.batch_size,
                                 augment_data=True, shuffle=True, seed=config.seed)
-        if config.strategy == "multiworker":
-            fit_custom_loop(model, train_ds, keras.losses.sparse_categorical_crossentropy,
-                            global_batch_size=config.batch_size, epochs=config.epochs, strategy=strategy,
-                            steps_per_epoch=config.steps_per_epoch or _steps(config))
-        else:
-            fit(model, train_ds, load_dataset(config.val_split, data_dir=config.data_dir, batch_size=256),
-                epochs=config.epochs, steps_per_epoch=config.steps_per_epoch, workdir=workdir,
-                callbacks=extra_callbacks or [])
-    save_model(model, out)
+        fit(model, train_ds, load_dataset(config.val_split, data_dir=config.data_dir, batch_size=256),
+            epochs=config.epochs, steps_per_epoch=config.steps_per_epoch, workdir=config.workdir,
+            callbacks=extra_callbacks or [])
+    save_model(model, config.out)
     return model
 
 
