@@ -47,3 +47,18 @@ def shard_by_data(ds):
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return ds.with_options(options)
+
+
+def to_arrays(ds, name: str, limit: int | None = None):
+    """An unbatched (x, label) `tf.data.Dataset` -> (stacked x, int64 labels); empty is an error."""
+    import numpy as np
+
+    if limit:
+        ds = ds.take(limit)
+    xs, ys = [], []
+    for x, y in ds.as_numpy_iterator():
+        xs.append(x)
+        ys.append(y)
+    if not xs:
+        raise ValueError(f"{name} is empty")
+    return np.stack(xs), np.asarray(ys, dtype=np.int64)

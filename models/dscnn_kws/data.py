@@ -26,7 +26,7 @@ import numpy as np
 from common import env  # noqa: F401
 from common.atomic import write_json
 from common.audio import AUDIO_EXTENSIONS, AudioError, list_audio, load_audio
-from common.datasets import DatasetMissingError
+from common.datasets import DatasetMissingError, to_arrays
 
 DATASET = "speech_commands"
 KEYWORDS = ("down", "go", "left", "no", "off", "on", "right", "stop", "up", "yes")
@@ -350,11 +350,8 @@ def load_arrays(split: str = "test", *, data_dir: str | os.PathLike | None = Non
     testing_list.txt when the folder has one (full archive), else every clip (test-set layout)."""
     if data_dir:
         return load_clips(scan_folder(data_dir, folder_split(data_dir, split)))
-    xs, ys = [], []
-    for x, y in load_dataset(split, batch_size=None, download=download).as_numpy_iterator():
-        xs.append(x)
-        ys.append(y)
-    return Clips(np.stack(xs), np.asarray(ys, np.int64), [f"{DATASET}:{split}[{i}]" for i in range(len(xs))], [])
+    x, y = to_arrays(load_dataset(split, batch_size=None, download=download), f"{DATASET} split {split!r}")
+    return Clips(x, y, [f"{DATASET}:{split}[{i}]" for i in range(len(x))], [])
 
 
 def describe(data_dir: str | os.PathLike | None = None, download: bool = True) -> dict:

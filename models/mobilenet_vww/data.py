@@ -23,6 +23,7 @@ import numpy as np
 
 from common import env  # noqa: F401
 from common.atomic import write_json
+from common.datasets import to_arrays
 from common.images import ImageError, list_images, read_image, read_yolo_folder, resize
 
 IMAGE_SIZE = (96, 96)
@@ -225,15 +226,7 @@ def load_arrays(
         data = load_folder(data_dir, color, split)
         return (data.x[:limit], data.y[:limit]) if limit else (data.x, data.y)
     ds = load_dataset(split, tfds_dir=tfds_dir, color=color, batch_size=None, download=download)
-    if limit:
-        ds = ds.take(limit)
-    xs, ys = [], []
-    for x, y in ds.as_numpy_iterator():
-        xs.append(x)
-        ys.append(y)
-    if not xs:
-        raise ValueError(f"{TFDS_NAME} split {split!r} is empty")
-    return np.stack(xs), np.asarray(ys, np.int64)
+    return to_arrays(ds, f"{TFDS_NAME} split {split!r}", limit)
 
 
 def describe(data_dir: str | os.PathLike | None = None, tfds_dir: str | os.PathLike | None = None,

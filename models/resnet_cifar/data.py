@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from common.atomic import write_json
-from common.datasets import shard_by_data, tfds_builder
+from common.datasets import shard_by_data, tfds_builder, to_arrays
 
 DATASET = "cifar10"
 CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
@@ -60,15 +60,7 @@ def load_arrays(split: str = "test", *, data_dir: str | os.PathLike | None = Non
                 download: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """The whole split as NumPy arrays (x: N x 32 x 32 x 3 float32 0..255, y: N int64)."""
     ds = load_dataset(split, data_dir=data_dir, batch_size=None, download=download)
-    if limit:
-        ds = ds.take(limit)
-    xs, ys = [], []
-    for x, y in ds.as_numpy_iterator():
-        xs.append(x)
-        ys.append(y)
-    if not xs:
-        raise ValueError(f"{DATASET} split {split!r} is empty")
-    return np.stack(xs), np.asarray(ys, dtype=np.int64)
+    return to_arrays(ds, f"{DATASET} split {split!r}", limit)
 
 
 def describe(data_dir: str | os.PathLike | None = None, download: bool = True) -> dict:
