@@ -105,3 +105,17 @@ def quantize_int8(
         probe.unlink(missing_ok=True)
     write_json(metadata_path(out_path), {**(metadata or {}), "ptq_seconds": round(ptq_seconds, 2)})
     return write_bytes(out_path, flatbuffer)
+
+
+def quantize_cli(description: str | None, calibration_n: int, calibration_help: str = "calibration samples"):
+    """The argument parser every model's `quantize` CLI starts from: --model, --out, --calibration-n, --seed."""
+    import argparse
+
+    from common.representative import DEFAULT_SEED
+
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True, help="float .keras model to quantize")
+    parser.add_argument("--out", required=True, help="int8 .tflite to write")
+    parser.add_argument("--calibration-n", type=int, default=calibration_n, help=calibration_help)
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the calibration sample")
+    return parser

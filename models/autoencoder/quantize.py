@@ -12,14 +12,13 @@ calibration vectors (never on evaluation data).
 """
 from __future__ import annotations
 
-import argparse
 import os
 from pathlib import Path
 
 import numpy as np
 
 from common import env  # noqa: F401
-from common.quantize import quantize_int8
+from common.quantize import quantize_cli, quantize_int8
 from common.representative import DEFAULT_N, DEFAULT_SEED, representative_dataset, sample_features
 from common.training import load_model
 
@@ -165,11 +164,7 @@ def quantize(
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", required=True, help="trained .keras model")
-    parser.add_argument("--out", required=True, help="int8 .tflite to write")
-    parser.add_argument("--calibration-n", type=int, default=DEFAULT_N, help="640-d vectors to calibrate on")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser = quantize_cli(__doc__, DEFAULT_N, "640-d vectors to calibrate on")
     parser.add_argument("--split", default=CALIBRATION_SPLIT,
                         help="split whose normal clips calibrate (default auto: train if present, else test)")
     parser.add_argument("--tfds-dir", help="TFDS data directory holding dcase2020_toycar")

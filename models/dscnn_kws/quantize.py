@@ -11,14 +11,13 @@ Without it, a seeded sample of the TFDS speech_commands validation split is used
 """
 from __future__ import annotations
 
-import argparse
 import os
 from pathlib import Path
 
 import numpy as np
 
 from common import env  # noqa: F401
-from common.quantize import quantize_int8
+from common.quantize import quantize_cli, quantize_int8
 from common.representative import DEFAULT_SEED, representative_dataset, sample_features
 from common.training import load_model
 from models.dscnn_kws.data import FolderData, folder_split, load_arrays, load_clips, scan_folder, speaker_of
@@ -66,11 +65,7 @@ def quantize(
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", required=True, help="float .keras model")
-    parser.add_argument("--out", required=True, help="int8 .tflite to write")
-    parser.add_argument("--calibration-n", type=int, default=CALIBRATION_N)
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser = quantize_cli(__doc__, CALIBRATION_N)
     parser.add_argument("--data-dir", help="Speech Commands folder to calibrate on (default: TFDS validation split)")
     args = parser.parse_args(argv)
     path = quantize(args.model, args.out, n=args.calibration_n, seed=args.seed, data_dir=args.data_dir)

@@ -10,14 +10,13 @@ calibrated on negative logits too (otherwise its int8 range starts at 0 and "no 
 """
 from __future__ import annotations
 
-import argparse
 import os
 from pathlib import Path
 
 import numpy as np
 
 from common import env  # noqa: F401
-from common.quantize import quantize_int8
+from common.quantize import quantize_cli, quantize_int8
 from common.representative import DEFAULT_N, DEFAULT_SEED, representative_dataset, sample_features
 from common.training import load_model
 from models.facemesh.data import add_source_args, augment_crops, load_dataset
@@ -47,12 +46,8 @@ def quantize(
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", required=True, help="imported .keras model")
-    parser.add_argument("--out", required=True, help="int8 .tflite to write")
+    parser = quantize_cli(__doc__, DEFAULT_N)
     add_source_args(parser)
-    parser.add_argument("--calibration-n", type=int, default=DEFAULT_N)
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--split", default=CALIBRATION_SPLIT, choices=("calibration", "evaluation", "all"))
     args = parser.parse_args(argv)
     path = quantize(args.model, args.out, data_dir=args.data_dir, tfds_data_dir=args.tfds_data_dir,

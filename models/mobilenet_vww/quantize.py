@@ -9,12 +9,11 @@ its images when it holds fewer than --calibration-n) or, without it, TFDS coco/2
 """
 from __future__ import annotations
 
-import argparse
 import os
 from pathlib import Path
 
 from common import env  # noqa: F401
-from common.quantize import quantize_int8
+from common.quantize import quantize_cli, quantize_int8
 from common.representative import DEFAULT_N, DEFAULT_SEED, representative_dataset, sample_features
 from common.training import load_model
 from models.mobilenet_vww.data import load_arrays, load_dataset
@@ -49,11 +48,7 @@ def quantize(
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", required=True, help="trained .keras model")
-    parser.add_argument("--out", required=True, help="int8 .tflite to write")
-    parser.add_argument("--calibration-n", type=int, default=DEFAULT_N)
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser = quantize_cli(__doc__, DEFAULT_N)
     parser.add_argument("--data-dir", help="folder dataset whose images calibrate (default: TFDS coco/2017)")
     parser.add_argument("--split", help="'all' / 'all[:50%%]' of --data-dir, or a TFDS split (default: train)")
     parser.add_argument("--tfds-dir", help="TFDS data directory")

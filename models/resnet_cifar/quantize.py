@@ -4,13 +4,12 @@
 """
 from __future__ import annotations
 
-import argparse
 import os
 from pathlib import Path
 
 from common import env  # noqa: F401
 from common.training import load_model
-from common.quantize import quantize_int8
+from common.quantize import quantize_cli, quantize_int8
 from common.representative import DEFAULT_SEED, representative_dataset, sample_features
 from models.resnet_cifar.data import load_arrays
 
@@ -40,11 +39,7 @@ def quantize(
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", required=True, help="trained .keras model")
-    parser.add_argument("--out", required=True, help="int8 .tflite to write")
-    parser.add_argument("--calibration-n", type=int, default=CALIBRATION_N)
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser = quantize_cli(__doc__, CALIBRATION_N)
     parser.add_argument("--split", default=CALIBRATION_SPLIT, help="TFDS split to draw calibration images from")
     parser.add_argument("--data-dir", help="TFDS data directory")
     args = parser.parse_args(argv)

@@ -7,12 +7,11 @@ evaluation preprocessing (plain resize to 96x96, pixels / 255).
 """
 from __future__ import annotations
 
-import argparse
 import os
 from pathlib import Path
 
 from common import env  # noqa: F401
-from common.quantize import quantize_int8
+from common.quantize import quantize_cli, quantize_int8
 from common.representative import DEFAULT_N, DEFAULT_SEED, representative_dataset, sample_features
 from common.training import load_model
 from models.yolo.data import load_arrays
@@ -40,11 +39,7 @@ def quantize(
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", required=True, help="float .keras model")
-    parser.add_argument("--out", required=True, help="int8 .tflite to write")
-    parser.add_argument("--calibration-n", type=int, default=DEFAULT_N)
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser = quantize_cli(__doc__, DEFAULT_N)
     parser.add_argument("--data-dir", help="YOLO-layout folder (images/, labels/) or TFDS data directory with coco/2017")
     parser.add_argument("--split", default=CALIBRATION_SPLIT, help="TFDS split when --data-dir is not a YOLO folder")
     args = parser.parse_args(argv)
