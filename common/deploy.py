@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from common.atomic import atomic_path, write_bytes, write_json
+from common.atomic import atomic_path, write_json
 from common.tflite import EFINIX_ACCELERATED_OPS, Runner, list_ops
 
 BYTES_PER_LINE = 12

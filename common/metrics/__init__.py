@@ -44,7 +44,7 @@ def plot_confusion_matrix(cm: np.ndarray, class_names: Sequence[str], path: str 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from common.atomic import atomic_path
+    from common.atomic import save_figure
 
     size = max(4.0, 0.5 * len(class_names) + 2)
     fig, ax = plt.subplots(figsize=(size, size))
@@ -60,8 +60,4 @@ def plot_confusion_matrix(cm: np.ndarray, class_names: Sequence[str], path: str 
                     color="white" if cm[i, j] > threshold else "black")
     acc = np.trace(cm) / max(cm.sum(), 1)
     ax.set_title(f"{title} (top-1 {acc:.2%}, n={cm.sum()})".strip())
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path)

@@ -95,7 +95,7 @@ def plot_roc(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from common.atomic import atomic_path
+    from common.atomic import save_figure
 
     fig, ax = plt.subplots(figsize=(5, 5))
     for label, (y, s) in curves.items():
@@ -109,8 +109,4 @@ def plot_roc(
     ax.set_ylim(0, 1.01)
     ax.set_title(title)
     ax.legend(loc="lower right", fontsize=7)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path)

@@ -147,7 +147,7 @@ def plot_precision_recall(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from common.atomic import atomic_path
+    from common.atomic import save_figure
 
     fig, ax = plt.subplots(figsize=(5, 4))
     for label, (recall, precision) in curves.items():
@@ -159,8 +159,4 @@ def plot_precision_recall(
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title(title)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path)

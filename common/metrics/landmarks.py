@@ -41,7 +41,7 @@ def plot_landmarks(image: np.ndarray, point_sets: dict[str, np.ndarray], path: s
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from common.atomic import atomic_path
+    from common.atomic import save_figure
 
     fig, ax = plt.subplots(figsize=(5, 5))
     ax.imshow(np.clip(image, 0, 1))
@@ -51,8 +51,4 @@ def plot_landmarks(image: np.ndarray, point_sets: dict[str, np.ndarray], path: s
     ax.legend(loc="lower right", fontsize=7, markerscale=3)
     ax.set_axis_off()
     ax.set_title(title, fontsize=8)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path)

@@ -18,7 +18,7 @@ from typing import Callable
 import numpy as np
 
 from common import env  # noqa: F401
-from common.atomic import atomic_path, write_json
+from common.atomic import atomic_path, write_json, save_figure
 from common.evaluation import as_numpy, load_predictor
 from common.metrics.anomaly import auc_by_group, plot_roc
 from common.validate import GOLDEN_INPUTS, save_golden_inputs
@@ -81,11 +81,7 @@ def plot_scores_vs_float(result: dict, path: str | os.PathLike) -> Path:
     ax.set_ylabel("int8 score")
     ax.set_title(f"{MACHINE_TYPE} {result['split']}: int8 vs float, per clip")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path)
 
 
 def _reference_path(reference: str | None) -> Path | None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from pathlib import Path
 
 from common import env  # noqa: F401
 from common.atomic import write_bytes

@@ -83,7 +83,7 @@ def plot_accuracies(values: dict[str, float], path: str | os.PathLike, title: st
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from common.atomic import atomic_path
+    from common.atomic import save_figure
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
     bars = ax.bar(list(values), [100 * v for v in values.values()], color=["#4c72b0", "#55a868", "#c44e52"][: len(values)])
@@ -91,11 +91,7 @@ def plot_accuracies(values: dict[str, float], path: str | os.PathLike, title: st
     ax.set_ylim(0, 100)
     ax.set_ylabel("accuracy (%)")
     ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path)
 
 
 def validate_artifacts(
