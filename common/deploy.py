@@ -15,7 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from common.atomic import atomic_path, write_json
-from common.tflite import EFINIX_ACCELERATED_OPS, Runner, list_ops
+from common.tflite import EFINIX_ACCELERATED_OPS, TFLMRunner, list_ops
 
 BYTES_PER_LINE = 12
 
@@ -78,13 +78,13 @@ def _c_header(filename: str, comment: str, body: str) -> str:
 def write_golden_vectors(
     tflite_path: str | os.PathLike, inputs: Sequence[np.ndarray], out_dir: str | os.PathLike, name: str
 ) -> dict[str, Any]:
-    """Quantize real float samples exactly as the Runner does, run them through LiteRT one at a
-    time (batch 1, as on the target) and store int8 inputs and outputs as C headers and `.npy`."""
-    runner = Runner(tflite_path)
+    """Quantize real float samples exactly as the runners do, run them through TensorFlow Lite
+    Micro one at a time (batch 1, as on the target) and store int8 inputs and outputs as C headers
+    and `.npy`: the outputs are what TFLM on the device must reproduce bit for bit."""
+    runner = TFLMRunner(tflite_path)
     q_inputs = [runner.quantize(x, d) for x, d in zip(inputs, runner.inputs)]
     n = len(q_inputs[0])
-    per_sample = [runner.run_quantized([q[i : i + 1] for q in q_inputs]) for i in range(n)]
-    q_outputs = [np.concatenate([outs[k] for outs in per_sample]) for k in range(len(runner.outputs))]
+    q_outputs = runner.run_quantized(q_inputs)
 
     out_dir = Path(out_dir)
     ident = c_identifier(name)
@@ -101,7 +101,7 @@ def write_golden_vectors(
                 np.save(tmp, array)
             files[f"{kind}s"].append(str(npy))
         header = out_dir / f"quant_{name}_{kind}.h"
-        what = "int8 inputs exactly as the runner quantizes them" if kind == "input" else "expected int8 outputs from LiteRT"
+        what = "int8 inputs exactly as the runner quantizes them" if kind == "input" else "expected int8 outputs from TensorFlow Lite Micro"
         _write_text(header, _c_header(header.name, f"{name}: {n} golden samples, {what}.", body))
         files[f"{kind}_header"] = str(header)
     return files
@@ -131,6 +131,7 @@ def deploy(
     latency_runs: int = 100,
 ) -> dict[str, Any]:
     from common.profile import latency_ms, profile_tflite
+    from common.tflite import tflm_arena_bytes
 
     out_dir = Path(out_dir)
     header, source = write_c_array(tflite_path, out_dir, name)
@@ -143,6 +144,7 @@ def deploy(
     write_json(out_dir / "accelerator.json", accel)
     _write_text(out_dir / "accelerator.md", markdown)
     profile = profile_tflite(tflite_path)
+    profile["tflm_arena_bytes"] = tflm_arena_bytes(tflite_path)
     profile["latency_ms"] = latency_ms(tflite_path, runs=latency_runs)
     if float_model:
         from common.training import load_model
@@ -166,7 +168,7 @@ def main(argv: list[str] | None = None) -> None:
     result = deploy(args.tflite, args.name, args.out, args.golden, args.float_model, args.golden_n, args.latency_runs)
     print(f"{args.name}: {result['c_source']}, accelerator {result['accelerator']['accelerated']}/"
           f"{result['accelerator']['total']} ops, {result['profile']['macs']:,} MACs, "
-          f"peak activations {result['profile']['peak_activation_bytes']:,} B, "
+          f"TFLM arena {result['profile']['tflm_arena_bytes']:,} B, "
           f"{result['profile']['latency_ms']:.3f} ms")
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from common import env  # noqa: F401
-from common.tflite import Runner
+from common.tflite import device_runner
 
 
 def load_predictor(path: str | os.PathLike):
@@ -15,8 +15,8 @@ def load_predictor(path: str | os.PathLike):
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no model file at {path}")
-    if path.suffix == ".tflite":
-        runner = Runner(path)
+    if path.suffix == ".tflite":  # int8: TensorFlow Lite Micro, the target's arithmetic
+        runner = device_runner(path)
         return lambda x: runner.predict(x, progress=True)
     if path.suffix in (".keras", ".h5"):
         from common.training import load_model

@@ -1,5 +1,6 @@
 """Static and measured profile of an int8 `.tflite`: MACs per layer, peak activation memory
-(tensor lifetimes in execution order), size and LiteRT latency."""
+(tensor lifetimes in execution order; an estimate, the TFLM arena is measured in common.tflite),
+size, LiteRT latency and TFLM invoke time."""
 from __future__ import annotations
 
 import os
@@ -81,11 +82,7 @@ def profile_tflite(path: str | os.PathLike) -> dict[str, Any]:
     }
 
 
-def latency_ms(path: str | os.PathLike, runs: int = 300, warmup: int = 20, threads: int = 1) -> float:
-    """Median LiteRT latency of one batch-1 invocation on random int8 input, in milliseconds."""
-    from common.tflite import Runner
-
-    runner = Runner(path, num_threads=threads)
+def _invoke_ms(runner, runs: int, warmup: int) -> float:
     rng = np.random.default_rng(0)
     inputs = [rng.integers(-128, 128, size=[1, *d["shape"][1:]]).astype(d["dtype"]) for d in runner.inputs]
     for _ in range(warmup):
@@ -96,3 +93,19 @@ def latency_ms(path: str | os.PathLike, runs: int = 300, warmup: int = 20, threa
         runner.run_quantized(inputs)
         times.append(time.perf_counter() - start)
     return 1000 * statistics.median(times)
+
+
+def latency_ms(path: str | os.PathLike, runs: int = 300, warmup: int = 20, threads: int = 1) -> float:
+    """Median LiteRT latency (default optimized kernels) of one batch-1 invocation on random int8
+    input, in milliseconds."""
+    from common.tflite import Runner
+
+    return _invoke_ms(Runner(path, num_threads=threads, kernels="optimized"), runs, warmup)
+
+
+def tflm_invoke_ms(path: str | os.PathLike, runs: int = 50, warmup: int = 3) -> float:
+    """Median TensorFlow Lite Micro invoke time (its reference kernels, on this CPU) of one batch-1
+    invocation: the closest proxy for microcontroller cycles that runs here."""
+    from common.tflite import TFLMRunner
+
+    return _invoke_ms(TFLMRunner(path), runs, warmup)

@@ -10,6 +10,7 @@ from typing import Any, Callable, Iterator
 
 from common import env  # noqa: F401  (quiet TF before it is imported)
 from common.atomic import write_bytes, write_json
+from common.efinix import check_efinix
 from common.tflite import op_names, tensor_types
 
 # Tensor types a full-int8 graph may hold: int8 data, int32 biases and shape operands.
@@ -20,12 +21,13 @@ class QuantizationError(RuntimeError):
     """The converted graph is not full-int8."""
 
 
-def convert_int8(model, representative: Callable[[], Iterator[list]], per_channel_dense: bool = True) -> bytes:
+def convert_int8(model, representative: Callable[[], Iterator[list]], per_channel_dense: bool = False) -> bytes:
     """Convert a Keras model to a full-int8 flatbuffer (builtin int8 ops only, int8 I/O).
 
-    `per_channel_dense=False` quantizes Dense (FULLY_CONNECTED) weights per tensor, as the Efinix
-    reference files do: one scale per layer instead of a float32 scale + int64 zero point per output
-    channel for weights and bias (e.g. ~40 KB on a 270k-parameter MLP)."""
+    Dense (FULLY_CONNECTED) weights are quantized per tensor, as Efinix's TFLM fork requires (it
+    computes FULLY_CONNECTED with the first scale only) and as the Efinix reference files are; it also
+    saves a float32 scale + int64 zero point per output channel. `per_channel_dense=True` is for
+    experiments only: `quantize_int8` refuses such a file."""
     import tensorflow as tf
 
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
@@ -67,19 +69,21 @@ def compact(flatbuffer: bytes) -> bytes:
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
-def check_int8(path: str | os.PathLike) -> None:
+def check_int8(path_or_bytes: str | os.PathLike | bytes) -> None:
     """Raise QuantizationError unless every tensor is int8/int32 and every op a builtin."""
-    types = tensor_types(path)
+    types = tensor_types(path_or_bytes)
     bad_types = {t: n for t, n in types.items() if t not in ALLOWED_TENSOR_TYPES}
-    custom = sorted({op for op in op_names(path) if op.startswith("CUSTOM:")})
+    custom = sorted({op for op in op_names(path_or_bytes) if op.startswith("CUSTOM:")})
     if bad_types or custom:
+        where = "the converted model" if isinstance(path_or_bytes, (bytes, bytearray)) else path_or_bytes
         raise QuantizationError(
-            f"{path} is not full-int8: non-int8 tensors {bad_types or 'none'}, custom ops {custom or 'none'}"
+            f"{where} is not full-int8: non-int8 tensors {bad_types or 'none'}, custom ops {custom or 'none'}"
         )
 
 
 def metadata_path(tflite_path: str | os.PathLike) -> Path:
-    """The sidecar JSON that records how a `.tflite` was quantized (calibration N, seed, PTQ time)."""
+    """The sidecar JSON that records how a `.tflite` was quantized (calibration N, seed, PTQ time).
+    It carries the sha256 of the file it describes, so a sidecar left beside another file is ignored."""
     return Path(tflite_path).with_suffix(".quant.json")
 
 
@@ -88,22 +92,21 @@ def quantize_int8(
     representative: Callable[[], Iterator[list]],
     out_path: str | os.PathLike,
     metadata: dict[str, Any] | None = None,
-    per_channel_dense: bool = True,
 ) -> Path:
-    """Convert, verify and atomically write `out_path` (+ its metadata sidecar); nothing is written
-    if any check fails."""
+    """Convert, verify (full int8, Efinix rules) and atomically write `out_path` + its metadata
+    sidecar; nothing is written if any check fails."""
+    import hashlib
+
     start = time.perf_counter()
-    flatbuffer = compact(convert_int8(model, representative, per_channel_dense=per_channel_dense))
+    flatbuffer = compact(convert_int8(model, representative))
     ptq_seconds = time.perf_counter() - start
     out_path = Path(out_path)
-    probe = out_path.with_name(f".{out_path.name}.check")
-    try:
-        probe.parent.mkdir(parents=True, exist_ok=True)
-        probe.write_bytes(flatbuffer)
-        check_int8(probe)
-    finally:
-        probe.unlink(missing_ok=True)
-    write_json(metadata_path(out_path), {**(metadata or {}), "ptq_seconds": round(ptq_seconds, 2)})
+    check_int8(flatbuffer)
+    check_efinix(flatbuffer, label=f"{out_path.name} (not written)")
+    # Sidecar first: a kill between the two renames leaves a sidecar whose sha256 does not match the
+    # old .tflite, which readers ignore; never a .tflite described by another file's sidecar.
+    write_json(metadata_path(out_path), {**(metadata or {}), "ptq_seconds": round(ptq_seconds, 2),
+                                         "tflite_sha256": hashlib.sha256(flatbuffer).hexdigest()})
     return write_bytes(out_path, flatbuffer)
 
 
@@ -111,11 +114,12 @@ def quantize_cli(description: str | None, calibration_n: int, calibration_help: 
     """The argument parser every model's `quantize` CLI starts from: --model, --out, --calibration-n, --seed."""
     import argparse
 
+    from common.cli import output_file, positive_int
     from common.representative import DEFAULT_SEED
 
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="float .keras model to quantize")
-    parser.add_argument("--out", required=True, help="int8 .tflite to write")
-    parser.add_argument("--calibration-n", type=int, default=calibration_n, help=calibration_help)
+    parser.add_argument("--out", required=True, type=output_file, help="int8 .tflite to write")
+    parser.add_argument("--calibration-n", type=positive_int, default=calibration_n, help=calibration_help)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the calibration sample")
     return parser

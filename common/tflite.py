@@ -18,13 +18,16 @@ def _enum_names(enum_cls: type) -> dict[int, str]:
     return {v: k for k, v in vars(enum_cls).items() if not k.startswith("_") and isinstance(v, int)}
 
 
-def read_graph(path: str | os.PathLike):
+def read_graph(path: str | os.PathLike | bytes):
+    """The flatbuffer as a mutable object tree, from a file or from bytes already in memory."""
     from ai_edge_litert.tools import flatbuffer_utils
 
+    if isinstance(path, (bytes, bytearray)):
+        return flatbuffer_utils.read_model_from_bytearray(bytearray(path))
     return flatbuffer_utils.read_model(str(path))
 
 
-def op_names(path: str | os.PathLike) -> list[str]:
+def op_names(path: str | os.PathLike | bytes) -> list[str]:
     """Builtin op names of the main subgraph in execution order (custom ops as CUSTOM:<name>)."""
     from ai_edge_litert import schema_py_generated as schema
 
@@ -50,7 +53,7 @@ def list_ops(path: str | os.PathLike) -> list[dict]:
     ]
 
 
-def tensor_types(path: str | os.PathLike) -> Counter:
+def tensor_types(path: str | os.PathLike | bytes) -> Counter:
     """How many tensors of each type (INT8, INT32, FLOAT32, ...) the main subgraph holds."""
     from ai_edge_litert import schema_py_generated as schema
 
@@ -59,27 +62,18 @@ def tensor_types(path: str | os.PathLike) -> Counter:
     return Counter(names[t.type] for t in model.subgraphs[0].tensors)
 
 
-class Runner:
-    """Runs a `.tflite` file on float data: inputs are quantized and outputs dequantized with the
-    model's own scale/zero-point, so callers feed the same preprocessed arrays as the Keras model."""
+KERNELS = ("reference", "optimized")
 
-    def __init__(self, path: str | os.PathLike, num_threads: int | None = None):
-        from ai_edge_litert.interpreter import Interpreter
 
-        self.path = Path(path)
-        if not self.path.is_file():
-            raise FileNotFoundError(f"no .tflite file at {self.path}")
-        try:
-            self.interpreter = Interpreter(model_path=str(self.path), num_threads=num_threads)
-        except (ValueError, RuntimeError) as exc:
-            raise ValueError(f"{self.path} is not a loadable .tflite model: {exc}") from exc
-        self.interpreter.allocate_tensors()
-        self.inputs = self.interpreter.get_input_details()
-        self.outputs = self.interpreter.get_output_details()
-        # Only a model built with a dynamic batch dimension can run batches safely: a fixed-batch
-        # graph may hold RESHAPEs with a hard-coded batch of 1 that would silently mix samples.
-        self.dynamic_batch = all(int(d["shape_signature"][0]) == -1 for d in self.inputs)
-        self._batch = 1
+class QuantizedRunner:
+    """What every runtime shares: the model's own scale/zero-point turns float inputs into int8 and
+    int8 outputs back into float, so callers feed the same preprocessed arrays as the Keras model."""
+
+    path: Path
+    inputs: list[dict]
+    outputs: list[dict]
+    dynamic_batch: bool = False
+    label: str = "runner"
 
     @staticmethod
     def quantize(x: np.ndarray, detail: dict) -> np.ndarray:
@@ -98,21 +92,8 @@ class Runner:
             return q.astype(np.float32)
         return ((q.astype(np.float32) - zero_point) * scale).astype(np.float32)
 
-    def _resize(self, batch: int) -> None:
-        if batch == self._batch:
-            return
-        for d in self.inputs:
-            self.interpreter.resize_tensor_input(d["index"], [batch, *d["shape"][1:]])
-        self.interpreter.allocate_tensors()
-        self._batch = batch
-
-    def run_quantized(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """One invocation on already-quantized inputs (batch dimension included); raw outputs."""
-        self._resize(len(inputs[0]))
-        for d, x in zip(self.inputs, inputs):
-            self.interpreter.set_tensor(d["index"], x)
-        self.interpreter.invoke()
-        return [self.interpreter.get_tensor(d["index"]).copy() for d in self.outputs]
+    def run_quantized(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:  # pragma: no cover
+        raise NotImplementedError
 
     def predict(
         self, x: np.ndarray | Sequence[np.ndarray], batch_size: int = 64, progress: bool = False
@@ -134,10 +115,147 @@ class Runner:
         if progress:
             from tqdm import tqdm
 
-            starts = tqdm(starts, desc=f"LiteRT {self.path.name}", unit="batch")
+            starts = tqdm(starts, desc=f"{self.label} {self.path.name}", unit="batch")
         for start in starts:
             q_in = [self.quantize(a[start : start + step], d) for a, d in zip(xs, self.inputs)]
             outs = self.run_quantized(q_in)
             chunks.append([self.dequantize(o, d) for o, d in zip(outs, self.outputs)])
         results = [np.concatenate(parts) for parts in zip(*chunks)]
         return results[0] if len(results) == 1 else results
+
+
+class Runner(QuantizedRunner):
+    """LiteRT runner. `kernels="reference"` (the default) uses LiteRT's reference kernels
+    (BUILTIN_REF, no delegate): the same int8 arithmetic as TensorFlow Lite Micro on the target,
+    identical on every CPU and thread count. `kernels="optimized"` uses LiteRT's default x86
+    kernels (XNNPACK/ruy), whose int8 rounding differs per CPU: only for speed comparisons."""
+
+    def __init__(self, path: str | os.PathLike, num_threads: int | None = None, kernels: str = "reference"):
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+        if kernels not in KERNELS:
+            raise ValueError(f"kernels must be one of {KERNELS}, got {kernels!r}")
+        self.path = Path(path)
+        self.kernels = kernels
+        self.label = "LiteRT-ref" if kernels == "reference" else "LiteRT"
+        if not self.path.is_file():
+            raise FileNotFoundError(f"no .tflite file at {self.path}")
+        resolver = OpResolverType.BUILTIN_REF if kernels == "reference" else OpResolverType.AUTO
+        try:
+            self.interpreter = Interpreter(model_path=str(self.path), num_threads=num_threads,
+                                           experimental_op_resolver_type=resolver)
+        except (ValueError, RuntimeError) as exc:
+            raise ValueError(f"{self.path} is not a loadable .tflite model: {exc}") from exc
+        self.interpreter.allocate_tensors()
+        self.inputs = self.interpreter.get_input_details()
+        self.outputs = self.interpreter.get_output_details()
+        # Only a model built with a dynamic batch dimension can run batches safely: a fixed-batch
+        # graph may hold RESHAPEs with a hard-coded batch of 1 that would silently mix samples.
+        self.dynamic_batch = all(int(d["shape_signature"][0]) == -1 for d in self.inputs)
+        self._batch = 1
+
+    def _resize(self, batch: int) -> None:
+        if batch == self._batch:
+            return
+        for d in self.inputs:
+            self.interpreter.resize_tensor_input(d["index"], [batch, *d["shape"][1:]])
+        self.interpreter.allocate_tensors()
+        self._batch = batch
+
+    def run_quantized(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """One invocation on already-quantized inputs (batch dimension included); raw outputs."""
+        self._resize(len(inputs[0]))
+        for d, x in zip(self.inputs, inputs):
+            self.interpreter.set_tensor(d["index"], x)
+        self.interpreter.invoke()
+        return [self.interpreter.get_tensor(d["index"]).copy() for d in self.outputs]
+
+
+def _tflm_detail(raw: dict, index: int) -> dict:
+    """A TFLM tensor description in LiteRT's `get_input_details()` layout."""
+    q = raw["quantization_parameters"]
+    scales, zero_points = np.asarray(q["scales"]), np.asarray(q["zero_points"])
+    per_tensor = (float(scales[0]), int(zero_points[0])) if scales.size else (0.0, 0)
+    shape = np.asarray(raw["shape"], np.int32)
+    return {"index": index, "shape": shape, "shape_signature": shape, "dtype": raw["dtype"],
+            "quantization": per_tensor}
+
+
+class TFLMRunner(QuantizedRunner):
+    """TensorFlow Lite Micro's own interpreter (pip `tflite-micro`): the runtime of the target.
+    Batch 1 only, as on a microcontroller; `arena_size` defaults to a generous 4 MiB + 10x the file."""
+
+    label = "TFLM"
+
+    def __init__(self, path: str | os.PathLike, arena_size: int | None = None):
+        from tflite_micro.python.tflite_micro import runtime
+
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"no .tflite file at {self.path}")
+        data = self.path.read_bytes()
+        arena = arena_size if arena_size is not None else 4 * 2**20 + 10 * len(data)
+        try:
+            self.interpreter = runtime.Interpreter.from_bytes(data, arena_size=arena)
+        except (ValueError, RuntimeError) as exc:
+            raise ValueError(f"{self.path} does not load in TensorFlow Lite Micro (arena {arena} bytes): {exc}") from exc
+        graph = read_graph(self.path).subgraphs[0]
+        self.inputs = [_tflm_detail(self.interpreter.get_input_details(k), k) for k in range(len(graph.inputs))]
+        self.outputs = [_tflm_detail(self.interpreter.get_output_details(k), k) for k in range(len(graph.outputs))]
+
+    def run_quantized(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Batch-1 invocations on already-quantized inputs; raw outputs stacked over the batch."""
+        per_sample = []
+        for i in range(len(inputs[0])):
+            for k, x in enumerate(inputs):
+                self.interpreter.set_input(np.ascontiguousarray(x[i : i + 1]), k)
+            self.interpreter.invoke()
+            per_sample.append([np.array(self.interpreter.get_output(k)) for k in range(len(self.outputs))])
+        return [np.concatenate([outs[k] for outs in per_sample]) for k in range(len(self.outputs))]
+
+
+def tflm_arena_bytes(path: str | os.PathLike) -> int:
+    """The tensor arena TFLM needs for this file: the RecordingMicroAllocator's total after one
+    invocation (read from the C++ allocator's stderr report, captured at file-descriptor level)."""
+    import re
+    import sys
+    import tempfile
+
+    runner = TFLMRunner(path)
+    runner.run_quantized([np.zeros([1, *d["shape"][1:]], d["dtype"]) for d in runner.inputs])
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            runner.interpreter.print_allocations()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        capture.seek(0)
+        text = capture.read().decode(errors="replace")
+    match = re.search(r"Arena allocation total (\d+) bytes", text)
+    if not match:
+        raise RuntimeError(f"TFLM printed no arena total for {path}: {text[:200]!r}")
+    return int(match.group(1))
+
+
+DEVICE_RUNTIME = "TensorFlow Lite Micro (tflite-micro Python interpreter, reference kernels)"
+
+
+def device_runner(path: str | os.PathLike) -> QuantizedRunner:
+    """The runner whose numbers are true on the target: TensorFlow Lite Micro for an int8 file.
+    A float file (e.g. MediaPipe's float16 reference) has no int8 arithmetic to be faithful to and
+    runs in LiteRT."""
+    runner = Runner(path, kernels="optimized")
+    if all(np.dtype(d["dtype"]) == np.int8 for d in runner.inputs):
+        return TFLMRunner(path)
+    return runner
+
+
+def make_runner(path: str | os.PathLike, runtime: str = "reference", num_threads: int | None = None):
+    """`tflm` (TensorFlow Lite Micro), `reference` (LiteRT reference kernels = TFLM numerics, batched)
+    or `optimized` (LiteRT's default CPU kernels)."""
+    if runtime == "tflm":
+        return TFLMRunner(path)
+    return Runner(path, num_threads=num_threads, kernels=runtime)

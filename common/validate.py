@@ -11,7 +11,7 @@ import numpy as np
 
 from common.atomic import atomic_path, write_json
 from common.quantize import metadata_path
-from common.tflite import Runner, list_ops, tensor_types
+from common.tflite import DEVICE_RUNTIME, Runner, device_runner, list_ops, tensor_types
 from common.weights import sha256_of
 
 
@@ -41,8 +41,15 @@ def io_details(runner: Runner) -> dict[str, list[dict]]:
 
 
 def read_quantization_metadata(tflite_path: str | os.PathLike) -> dict[str, Any]:
+    """The sidecar of `tflite_path`, or {} when there is none or it describes another file."""
     path = metadata_path(tflite_path)
-    return json.loads(path.read_text()) if path.is_file() else {}
+    if not path.is_file():
+        return {}
+    meta = json.loads(path.read_text())
+    recorded = meta.get("tflite_sha256")
+    if recorded and Path(tflite_path).is_file() and recorded != sha256_of(tflite_path):
+        return {}
+    return meta
 
 
 def tflite_summary(path: str | os.PathLike) -> dict[str, Any]:
@@ -87,11 +94,18 @@ def validate(
     higher_is_better: bool = True,
     extra: dict[str, Any] | None = None,
     batch_size: int = 64,
+    int8_pred: Any = None,
 ) -> dict[str, Any]:
-    """Score the float model and the int8 file with `metric_fn(y, predictions)` on the same `x`."""
+    """Score the float model and the int8 file with `metric_fn(y, predictions)` on the same `x`.
+
+    `metric_int8` is computed by TensorFlow Lite Micro (the target's arithmetic, the same on every
+    CPU); `metric_int8_litert` by LiteRT's optimized x86 kernels, a secondary number that can differ
+    per CPU. Pass `int8_pred` when the caller already ran the file through `device_runner`."""
     save_golden_inputs(x, Path(report_path).with_name(GOLDEN_INPUTS))
     float_pred = keras_model.predict(x, batch_size=batch_size, verbose=0)
-    int8_pred = Runner(tflite_path).predict(x, batch_size=batch_size, progress=True)
+    if int8_pred is None:
+        int8_pred = device_runner(tflite_path).predict(x, batch_size=batch_size, progress=True)
+    litert_pred = Runner(tflite_path, kernels="optimized").predict(x, batch_size=batch_size)
     metric_float = float(metric_fn(y, float_pred))
     metric_int8 = float(metric_fn(y, int8_pred))
     drop = metric_float - metric_int8 if higher_is_better else metric_int8 - metric_float
@@ -101,6 +115,10 @@ def validate(
         "higher_is_better": higher_is_better,
         "metric_float": metric_float,
         "metric_int8": metric_int8,
+        "int8_runtime": DEVICE_RUNTIME,
+        "metric_int8_litert": float(metric_fn(y, litert_pred)),
+        "metric_int8_litert_note": "LiteRT default (optimized x86) kernels on the machine that built it; "
+                                   "secondary, int8 rounding differs per CPU",
         "drop": drop,
         "n_eval": len(x[0] if isinstance(x, list) else x),
         "quantization": read_quantization_metadata(tflite_path),

@@ -150,15 +150,14 @@ def quantize(
     split: str = CALIBRATION_SPLIT,
     tfds_dir: str | os.PathLike | None = None,
     max_sweeps: int = MAX_SWEEPS,
-    per_channel: bool = False,
 ) -> Path:
     model = load_model(model_path)
     split = resolve_split(split, tfds_dir)
     calibration = calibration_vectors(split, tfds_dir, n, seed)
     folded, summary = equalized_model(model, calibration, max_sweeps)
     return quantize_int8(
-        folded, representative_dataset(calibration), out_path, per_channel_dense=per_channel,
-        metadata={"calibration_n": len(calibration), "calibration_seed": seed, "per_channel_dense": per_channel,
+        folded, representative_dataset(calibration), out_path,
+        metadata={"calibration_n": len(calibration), "calibration_seed": seed,
                   "calibration_split": f"{split} (normal clips)", **summary},
     )
 
@@ -170,13 +169,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tfds-dir", help="TFDS data directory holding dcase2020_toycar")
     parser.add_argument("--max-sweeps", type=int, default=MAX_SWEEPS,
                         help="cross-layer equalization sweeps to consider (0 = fold BatchNorm only)")
-    parser.add_argument("--per-channel", action="store_true",
-                        help="per-channel Dense weights (~40 KB larger than the Efinix budget allows)")
     args = parser.parse_args(argv)
     path = quantize(args.model, args.out, n=args.calibration_n, seed=args.seed, split=args.split,
-                    tfds_dir=args.tfds_dir, max_sweeps=args.max_sweeps, per_channel=args.per_channel)
+                    tfds_dir=args.tfds_dir, max_sweeps=args.max_sweeps)
     print(f"wrote {path} ({path.stat().st_size} bytes)")
 
 
 if __name__ == "__main__":
-    main()
+    from common.cli import run
+
+    run(main)

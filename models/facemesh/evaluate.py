@@ -42,18 +42,19 @@ def split_outputs(outputs) -> tuple[np.ndarray, np.ndarray]:
 
 
 def predict(model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Landmarks and flag logits of a `.tflite`/`.keras` path, a Runner or a Keras model."""
-    from common.tflite import Runner
+    """Landmarks and flag logits of a `.tflite`/`.keras` path, a runner or a Keras model (an int8
+    `.tflite` runs in TensorFlow Lite Micro)."""
+    from common.tflite import QuantizedRunner, device_runner
 
     if isinstance(model, (str, os.PathLike)):
         path = Path(model)
         if path.suffix == ".tflite":
-            model = Runner(path)
+            model = device_runner(path)
         else:
             from common.training import load_model
 
             model = load_model(path)
-    if isinstance(model, Runner):
+    if isinstance(model, QuantizedRunner):
         return split_outputs(model.predict(x, batch_size=1))
     return split_outputs(model.predict(x, batch_size=8, verbose=0))
 

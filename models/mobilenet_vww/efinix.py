@@ -18,7 +18,7 @@ from common import env  # noqa: F401
 from common.atomic import write_bytes
 from common.evaluation import as_numpy
 from common.metrics import accuracy, confusion_matrix
-from common.tflite import Runner
+from common.tflite import device_runner
 from common.weights import fetch
 from models.mobilenet_vww.data import CLASS_NAMES, load_arrays
 
@@ -42,7 +42,7 @@ def repair_quantized_dimension(path: str | os.PathLike, out_path: str | os.PathL
 def score(repaired: str | os.PathLike, *, data_dir: str | os.PathLike | None = None, split: str | None = None) -> dict:
     split = split or ("all" if data_dir else "validation")
     x, y = load_arrays(split, data_dir=data_dir, color="gray")
-    pred = as_numpy(Runner(repaired).predict(x * 2.0 - 1.0))  # [0, 1] -> the model's [-1, 1]
+    pred = as_numpy(device_runner(repaired).predict(x * 2.0 - 1.0))  # [0, 1] -> the model's [-1, 1]
     cm = confusion_matrix(y, pred, len(CLASS_NAMES))
     return {"model": str(repaired), "input": "gray [-1, 1]", "n": int(len(y)), "correct": int(cm.trace()),
             "accuracy": accuracy(y, pred), "confusion_matrix": cm.tolist()}

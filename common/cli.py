@@ -1,0 +1,78 @@
+"""What every CLI of the zoo shares: argument types and the error boundary that turns a user error
+into one `error: ...` line and exit status 2 (`--debug` anywhere on the command line, or
+ZOO_DEBUG=1, shows the traceback instead)."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+EXIT_USER_ERROR = 2
+
+
+class UserError(Exception):
+    """A problem the user can fix (bad argument, unusable output path): printed as one line."""
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def writable_file(path: str | os.PathLike) -> Path:
+    """`path` if a file can be created there (its folder exists or can be made, and is writable);
+    checked before any expensive work so that a bad --out fails in the first second."""
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{path} is a directory, expected a file path")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise UserError(f"cannot write {path}: {folder} is not a writable directory")
+    if path.exists() and not os.access(path.parent, os.W_OK):
+        raise UserError(f"cannot replace {path}: {path.parent} is not writable")
+    return path
+
+
+def output_file(text: str) -> Path:
+    """argparse type for an output path: refused at parse time if it cannot be written."""
+    try:
+        return writable_file(text)
+    except UserError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    """Exception types that mean bad input rather than a bug in the zoo."""
+    from common.datasets import DatasetMissingError
+    from common.efinix import EfinixCompatibilityError
+    from common.quantize import QuantizationError
+    from common.weights import ChecksumError, WeightsNotFoundError
+
+    return (UserError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError,
+            DatasetMissingError, ChecksumError, WeightsNotFoundError, QuantizationError,
+            EfinixCompatibilityError, ValueError)
+
+
+def run(main: Callable[[Sequence[str] | None], object], argv: Sequence[str] | None = None) -> None:
+    """Call `main(argv)`; a user error becomes `error: <message>` on stderr and exit status 2."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args or os.environ.get("ZOO_DEBUG") == "1"
+    args = [a for a in args if a != "--debug"]
+    try:
+        main(args)
+    except user_errors() as exc:
+        if debug:
+            raise
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USER_ERROR) from None
