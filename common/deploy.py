@@ -130,7 +130,7 @@ def deploy(
     golden_n: int = 8,
     latency_runs: int = 100,
 ) -> dict[str, Any]:
-    from common.profile import latency_ms, profile_tflite
+    from common.profile import latency_ms, profile_tflite, tflm_invoke_ms
     from common.tflite import tflm_arena_bytes
 
     out_dir = Path(out_dir)
@@ -146,6 +146,7 @@ def deploy(
     profile = profile_tflite(tflite_path)
     profile["tflm_arena_bytes"] = tflm_arena_bytes(tflite_path)
     profile["latency_ms"] = latency_ms(tflite_path, runs=latency_runs)
+    profile["tflm_invoke_ms"] = tflm_invoke_ms(tflite_path, runs=max(1, min(latency_runs, 20)))
     if float_model:
         from common.training import load_model
 

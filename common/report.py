@@ -38,8 +38,9 @@ CARDS: dict[str, ModelCard] = {
                           "NME int8 vs float ≤ 2.0%"),
 }
 
-COLUMNS = ("application", "model", "input size", "dataset", "quality target", "metric", "float", "int8",
-           "size (bytes)", "MACs", "arena (bytes)", "accelerator ops", "latency (ms)")
+COLUMNS = ("application", "model", "input size", "dataset", "quality target", "metric", "float", "int8 (TFLM)",
+           "int8 (LiteRT x86)", "size (bytes)", "MACs", "TFLM arena (bytes)", "accelerator ops",
+           "LiteRT latency (ms)", "TFLM invoke (ms)")
 
 
 def _fmt(value, spec: str = "") -> str:
@@ -63,10 +64,11 @@ def model_row(name: str, build: Path) -> list[str]:
     return [
         card.application, card.model, card.input_size, card.dataset, card.quality_target,
         report.get("metric", "n/a"), _metric(report.get("metric_float")), _metric(report.get("metric_int8")),
+        _metric(report.get("metric_int8_litert")),
         _fmt(report.get("size_bytes"), ","), _fmt(profile.get("macs"), ","),
-        _fmt(profile.get("peak_activation_bytes"), ","),
+        _fmt(profile.get("tflm_arena_bytes"), ","),
         f"{accel:.0%}" if isinstance(accel, float) else "n/a",
-        _fmt(profile.get("latency_ms"), ".3f"),
+        _fmt(profile.get("latency_ms"), ".3f"), _fmt(profile.get("tflm_invoke_ms"), ".3f"),
     ]
 
 
@@ -75,7 +77,10 @@ def build_report(build: str | os.PathLike, out: str | os.PathLike, models: list[
     models = models or sorted(p.parent.name for p in build.glob("*/report.json"))
     lines = ["# TinyML Model Zoo — measured report", "",
              "Every number is read from `build/<model>/report.json` (float Keras vs the shipped int8 `.tflite`, "
-             "same preprocessed data) and `profile.json` (MACs, peak activation memory, LiteRT latency on this CPU).",
+             "same preprocessed data) and `profile.json`. **int8 (TFLM)** is computed by TensorFlow Lite Micro, the "
+             "target's runtime (the same on every CPU); int8 (LiteRT x86) by LiteRT's optimized kernels on the "
+             "building machine (secondary: their int8 rounding differs per CPU). TFLM arena is the tensor arena "
+             "TFLM's recording allocator measured; latency and invoke time are medians on this CPU.",
              "", "| " + " | ".join(["name", *COLUMNS]) + " |", "|" + "---|" * (len(COLUMNS) + 1)]
     missing = []
     for name in models:

@@ -60,3 +60,35 @@ def tiny(tmp_path_factory):
     path = quantize_int8(model, representative_dataset(calib), tmp_path_factory.mktemp("q") / "tiny.tflite",
                          metadata={"calibration_n": 64})
     return model, path, calib
+
+
+def check_deploy_kit(build: Path, name: str) -> dict:
+    """What `make <name>.cc` wrote holds on the target: every golden sample reproduces its golden
+    output bit for bit under TensorFlow Lite Micro, the measured TFLM arena is enough to run the file,
+    every FULLY_CONNECTED has one weight scale and the file passes the Efinix rules."""
+    import json
+
+    import numpy as np
+
+    from common.efinix import efinix_violations
+    from common.tflite import TFLMRunner, op_names, read_graph
+
+    out = build / name
+    tflite = out / "model.tflite"
+    profile = json.loads((out / "profile.json").read_text())
+    runner = TFLMRunner(tflite, arena_size=profile["tflm_arena_bytes"])
+    suffixes = [""] if (out / "golden_input.npy").is_file() else [f"_{k}" for k in range(len(runner.inputs))]
+    inputs = [np.load(out / f"golden_input{s}.npy") for s in suffixes]
+    outputs = [np.load(out / f"golden_output{s}.npy") for s in
+               ([""] if (out / "golden_output.npy").is_file() else [f"_{k}" for k in range(len(runner.outputs))])]
+    n = len(inputs[0])
+    exact = sum(all(np.array_equal(a, b[i : i + 1]) for a, b in zip(runner.run_quantized([x[i : i + 1] for x in inputs]), outputs))
+                for i in range(n))
+    graph = read_graph(tflite).subgraphs[0]
+    fc_scales = [len(graph.tensors[op.inputs[1]].quantization.scale)
+                 for op, op_name in zip(graph.operators, op_names(tflite)) if op_name == "FULLY_CONNECTED"]
+    assert n == 8 and exact == n, f"{name}: {exact}/{n} golden samples bit-exact under TFLM"
+    assert all(s == 1 for s in fc_scales), f"{name}: FULLY_CONNECTED weight scales {fc_scales}"
+    assert efinix_violations(tflite) == []
+    assert f"quant_{name}_output.h" in {p.name for p in out.iterdir()}
+    return {"golden_exact": exact, "n": n, "fc_scales": fc_scales, "tflm_arena_bytes": profile["tflm_arena_bytes"]}

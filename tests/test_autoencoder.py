@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from conftest import SHARED, require_shared
+from conftest import SHARED, require_shared, check_deploy_kit
 
 SR = 16000
 
@@ -234,8 +234,9 @@ def test_folding_and_equalization_keep_the_function():
 # MLPerf Tiny's ad01.h5 / ad01_int8.tflite scores on ../shared/data/toycar_samples (issue 4)
 REFERENCE_FLOAT = {"anomaly_id_01_00000000.wav": 9.955, "normal_id_01_00000000.wav": 9.751,
                    "normal_id_01_00000001.wav": 10.314}
-REFERENCE_INT8 = {"anomaly_id_01_00000000.wav": 10.987, "normal_id_01_00000000.wav": 10.572,
-                  "normal_id_01_00000001.wav": 11.602}
+# ad01_int8 / Efinix reference under TensorFlow Lite Micro (LiteRT's x86 kernels give 10.987 / 10.572 / 11.602).
+REFERENCE_INT8 = {"anomaly_id_01_00000000.wav": 10.957, "normal_id_01_00000000.wav": 10.568,
+                  "normal_id_01_00000001.wav": 11.561}
 EFINIX_SIZE = 276_976
 
 
@@ -244,8 +245,9 @@ def test_make_autoencoder_tflite_on_real_clips(repo, tmp_path):
     require_shared("data", "toycar_samples")
     require_shared("pretrained")
     env = {**os.environ, "ZOO_SHARED_DIR": str(SHARED)}
-    subprocess.run(["make", f"BUILD={tmp_path}", "autoencoder.tflite"], cwd=repo, check=True, env=env)
+    subprocess.run(["make", f"BUILD={tmp_path}", "autoencoder.cc"], cwd=repo, check=True, env=env)
     out = tmp_path / "autoencoder"
+    check_deploy_kit(tmp_path, "autoencoder")
     report = json.loads((out / "report.json").read_text())
 
     tflite = out / "model.tflite"
@@ -263,6 +265,7 @@ def test_make_autoencoder_tflite_on_real_clips(repo, tmp_path):
         assert abs(row["score_model"] / row["score_float"] - 1) <= 0.05  # our int8 within 5% of float
     ours, ref = report["model_vs_float"], report["reference_int8_vs_float"]
     assert ours["same_ranking"] and ours["max_abs_rel_diff"] <= 0.05
+    assert ours["max_abs_rel_diff"] <= 0.0239 + 0.01  # TFLM: 2.39% before per-tensor FC rules; no worse than +1%
     assert ours["max_abs_rel_diff"] < min(abs(r) for r in ref["rel_diff"])  # closer to float than the reference
 
     # the AUC is computed (3 clips, 1 id) from the shipped file's scores, and the artifacts exist

@@ -44,13 +44,14 @@ def test_c_array_and_golden_headers_compile(tiny, tmp_path):
 
 
 def test_golden_vectors_rerun_bit_exact(tiny, tmp_path):
-    from common.tflite import Runner
+    """Golden outputs are TensorFlow Lite Micro's: the target reproduces them bit for bit."""
+    from common.tflite import TFLMRunner
 
     _, tflite, calib = tiny
     files = write_golden_vectors(tflite, [calib[:5]], tmp_path, "tiny_net")
     q_in = np.load(files["inputs"][0])
     q_out = np.load(files["outputs"][0])
-    runner = Runner(tflite)
+    runner = TFLMRunner(tflite)
     assert q_in.dtype == np.int8 and np.array_equal(q_in, runner.quantize(calib[:5], runner.inputs[0]))
     for i in range(5):
         assert np.array_equal(runner.run_quantized([q_in[i : i + 1]])[0], q_out[i : i + 1])

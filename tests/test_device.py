@@ -8,7 +8,7 @@ from common.efinix import EfinixCompatibilityError, check_efinix, efinix_violati
 from common.quantize import convert_int8, quantize_int8
 from common.representative import representative_dataset
 from common.tflite import Runner, TFLMRunner, read_graph, tflm_arena_bytes
-from tests.conftest import require_shared
+from conftest import require_shared
 
 
 def _calibration(shape, n=16):

@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import pytest
 
-from conftest import require_shared
+from conftest import require_shared, check_deploy_kit
 
 SUBSET = ("data", "speech_commands_v0.02_test_subset")
 KWS_REF = ("pretrained", "mlcommons", "kws_ref_model", "saved_model.pb")
@@ -258,10 +258,11 @@ def test_make_dscnn_kws_end_to_end(repo, tmp_path):
     from common.tflite import Runner, tensor_types
 
     env = {**os.environ, "CI": "1", "ZOO_SHARED_DIR": str(shared)}
-    run = subprocess.run(["make", f"BUILD={tmp_path}", "dscnn_kws.tflite"], cwd=repo, env=env,
+    run = subprocess.run(["make", f"BUILD={tmp_path}", "dscnn_kws.cc"], cwd=repo, env=env,
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr
     tflite = tmp_path / "dscnn_kws" / "model.tflite"
+    check_deploy_kit(tmp_path, "dscnn_kws")
     report = json.loads((tmp_path / "dscnn_kws" / "report.json").read_text())
 
     assert set(tensor_types(tflite)) <= {"INT8", "INT32"} and report["all_int8"]
@@ -272,7 +273,10 @@ def test_make_dscnn_kws_end_to_end(repo, tmp_path):
     assert report["metric_int8"] >= 0.924
     assert report["drop"] <= 0.005
     assert report["held_out"]["n"] < 969 and report["held_out"]["metric_int8"] > 0.9
-    # The MLPerf Tiny / Efinix reference int8 file, same clips and front end: 92.47% (896 of 969).
-    assert report["reference"]["name"] == "efinix_dscnn" and report["reference"]["accuracy"] >= 0.924
+    # The MLPerf Tiny / Efinix reference int8 file, same clips and front end, under TensorFlow Lite
+    # Micro: 92.16% (893 of 969; LiteRT's x86 kernels give 92.47%). Ours is at least as good on the
+    # speakers that did not calibrate it.
+    assert report["reference"]["name"] == "efinix_dscnn" and report["reference"]["accuracy"] >= 0.92
+    assert report["held_out"]["metric_int8"] >= report["reference"]["held_out_accuracy"]
     assert (tmp_path / "dscnn_kws" / "confusion.png").stat().st_size > 10_000
     assert json.loads((tmp_path / "dscnn_kws" / "train" / "import_check.json").read_text())["max_abs_diff"] <= 1e-5

@@ -14,7 +14,7 @@ import pytest
 from common import weights
 from common.metrics.landmarks import interocular_distance, nme, nme_per_sample
 from common.wheels import WheelError, extract_member
-from conftest import SHARED, require_shared
+from conftest import SHARED, require_shared, check_deploy_kit
 from models.facemesh import weights as fm_weights
 
 MEMBER = fm_weights.WHEEL_MEMBERS["mediapipe_face_landmark"]
@@ -208,9 +208,10 @@ def test_make_facemesh_tflite_end_to_end(tmp_path, repo):
     require_shared("data", "faces")
     require_shared("pretrained", "efinix", "mediapipe_face_landmark.tflite")
     env = {**os.environ, "ZOO_SHARED_DIR": str(SHARED), "ZOO_WEIGHTS_DIR": str(SHARED / "pretrained")}
-    subprocess.run(["make", f"BUILD={tmp_path}", "facemesh.tflite"], cwd=repo, check=True, env=env)
+    subprocess.run(["make", f"BUILD={tmp_path}", "facemesh.cc"], cwd=repo, check=True, env=env)
     report = json.loads((tmp_path / "facemesh" / "report.json").read_text())
     tflite = tmp_path / "facemesh" / "model.tflite"
+    check_deploy_kit(tmp_path, "facemesh")
 
     assert report["size_bytes"] == tflite.stat().st_size <= 768_792
     assert set(report["tensor_types"]) <= {"INT8", "INT32"}
@@ -222,6 +223,7 @@ def test_make_facemesh_tflite_end_to_end(tmp_path, repo):
     int8 = report["int8_vs_mediapipe_float"]
     assert int8["n"] == 27 and int8["nme"] == pytest.approx(report["metric_int8"])
     assert int8["nme"] <= 0.02
+    assert int8["nme"] <= 0.0069 + 0.001  # TFLM: 0.69% before the Efinix rules; no worse than +0.1% NME
     assert int8["face_score_agreement"] == 1.0
     orl = report["whole_image_vs_mediapipe_float"]["orl_att_faces_s1_s2"]
     assert orl["ours_int8"]["n"] == orl["efinix_int8"]["n"] == 20

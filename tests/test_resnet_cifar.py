@@ -10,7 +10,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from conftest import require_shared
+from conftest import require_shared, check_deploy_kit
 
 
 def test_resnet8_has_mlperf_parameter_count():
@@ -110,13 +110,13 @@ def test_efinix_reference_scores_740_of_846():
     from common.weights import fetch
     from models.resnet_cifar.evaluate import evaluate
 
-    result = evaluate(fetch("efinix_resnet"))
-    assert result["n"] == 846 and result["correct"] == 740
+    result = evaluate(fetch("efinix_resnet"))  # int8 under TensorFlow Lite Micro (LiteRT x86 kernels: 740)
+    assert result["n"] == 846 and result["correct"] == 744
 
 
 def _make(repo, build_dir):
     env = {**os.environ, "CI": "1"}
-    return subprocess.run(["make", f"BUILD={build_dir}", "resnet_cifar.tflite"], cwd=repo, env=env,
+    return subprocess.run(["make", f"BUILD={build_dir}", "resnet_cifar.cc"], cwd=repo, env=env,
                           capture_output=True, text=True)
 
 
@@ -129,6 +129,7 @@ def test_make_resnet_cifar_end_to_end(repo, tmp_path):
     first = _make(repo, tmp_path / "a")
     assert first.returncode == 0, first.stdout + first.stderr
     tflite = tmp_path / "a" / "resnet_cifar" / "model.tflite"
+    check_deploy_kit(tmp_path / "a", "resnet_cifar")
     report = json.loads((tmp_path / "a" / "resnet_cifar" / "report.json").read_text())
 
     assert set(tensor_types(tflite)) <= {"INT8", "INT32"} and report["all_int8"]
@@ -136,7 +137,7 @@ def test_make_resnet_cifar_end_to_end(repo, tmp_path):
     assert runner.inputs[0]["dtype"] == np.int8 and runner.outputs[0]["dtype"] == np.int8
     assert report["size_bytes"] == tflite.stat().st_size <= 98_496
     assert report["n_eval"] == 846
-    assert report["metric_int8"] >= 0.874
+    assert report["metric_int8"] >= 744 / 846  # TFLM numerics: at least the Efinix/MLPerf reference file
     assert report["drop"] <= 0.005
     assert (tmp_path / "a" / "resnet_cifar" / "confusion.png").is_file()
 

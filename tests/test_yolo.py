@@ -9,7 +9,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from conftest import require_shared
+from conftest import require_shared, check_deploy_kit
 
 REFERENCE = ("pretrained", "efinix", "yolo_person_detect.tflite")
 COCO128 = ("data", "coco128_person")
@@ -430,9 +430,10 @@ def test_make_yolo_end_to_end(repo, tmp_path):
     require_shared(*COCO128)
     reference = require_shared(*REFERENCE)
     env = {**os.environ, "CI": "1", "ZOO_SHARED_DIR": str(SHARED)}
-    subprocess.run(["make", f"BUILD={tmp_path}", "yolo.tflite"], cwd=repo, env=env, check=True)
+    subprocess.run(["make", f"BUILD={tmp_path}", "yolo.cc"], cwd=repo, env=env, check=True)
     build = tmp_path / "yolo"
     tflite = build / "model.tflite"
+    check_deploy_kit(tmp_path, "yolo")
     report = json.loads((build / "report.json").read_text())
     check_int8(tflite)  # every tensor int8/int32, builtin ops only
     assert report["all_int8"] and tflite.stat().st_size <= 227_600 == report["reference"]["size_bytes"]
@@ -443,6 +444,8 @@ def test_make_yolo_end_to_end(repo, tmp_path):
     assert sorted(op_names(tflite)) == sorted(op_names(reference))  # same ops as the reference graph
     assert report["n_images"] == 128 and report["n_person_boxes"] > 250
     assert report["metric_int8"] >= 0.207, report["metric_int8"]
+    # TensorFlow Lite Micro numerics: 21.88 before the Efinix rules; no worse than 0.3 points below.
+    assert report["metric_int8"] >= 0.2188 - 0.003, report["metric_int8"]
     assert 0.19 < report["reference"]["map50"] < 0.25  # the reference scores about the published 21.7
     assert report["drop"] < 0.02
     assert (build / "pr_curve.png").stat().st_size > 10_000
