@@ -14,7 +14,8 @@ export PYTHONDONTWRITEBYTECODE = 1
 # Models that have a full pipeline in models/<name>/ (data, train, quantize, evaluate).
 MODELS := $(sort $(patsubst models/%/evaluate.py,%,$(wildcard models/*/evaluate.py)))
 # What each step's output depends on in common/ (besides the model's own files).
-QUANT_COMMON := common/quantize.py common/representative.py common/tflite.py
+QUANT_COMMON := common/quantize.py common/representative.py common/tflite.py common/efinix.py common/ranges.py \
+                common/evaluation.py common/cli.py
 EVAL_COMMON  := common/validate.py common/tflite.py common/evaluation.py common/metrics/__init__.py
 
 .DEFAULT_GOAL := help

@@ -131,7 +131,7 @@ def deploy(
     latency_runs: int = 100,
 ) -> dict[str, Any]:
     from common.profile import latency_ms, profile_tflite, tflm_invoke_ms
-    from common.tflite import tflm_arena_bytes
+    from common.tflite import tflm_arena_bytes, tflm_recorded_arena_bytes
 
     out_dir = Path(out_dir)
     header, source = write_c_array(tflite_path, out_dir, name)
@@ -145,6 +145,7 @@ def deploy(
     _write_text(out_dir / "accelerator.md", markdown)
     profile = profile_tflite(tflite_path)
     profile["tflm_arena_bytes"] = tflm_arena_bytes(tflite_path)
+    profile["tflm_recorded_allocation_bytes"] = tflm_recorded_arena_bytes(tflite_path)
     profile["latency_ms"] = latency_ms(tflite_path, runs=latency_runs)
     profile["tflm_invoke_ms"] = tflm_invoke_ms(tflite_path, runs=max(1, min(latency_runs, 20)))
     if float_model:

@@ -28,3 +28,37 @@ def load_predictor(path: str | os.PathLike):
 
 def as_numpy(pred) -> np.ndarray:
     return np.asarray(pred[0] if isinstance(pred, list) else pred)
+
+
+def relative_names(paths: list[str], data_dir: str | os.PathLike) -> list[str]:
+    """Paths of a folder dataset as recorded in a `.quant.json` sidecar: relative to the folder."""
+    root = Path(data_dir).resolve()
+
+    def relative(path: str) -> str:
+        try:
+            return Path(path).resolve().relative_to(root).as_posix()
+        except ValueError:  # already relative to the folder
+            return Path(path).as_posix()
+
+    return [relative(p) for p in paths]
+
+
+def calibration_files(tflite_path: str | os.PathLike, data_dir: str | os.PathLike | None) -> set[str] | None:
+    """The files of `data_dir` (relative paths) that calibrated `tflite_path`, from its sidecar;
+    None when it was calibrated on other data (or is not a zoo-built .tflite)."""
+    from common.validate import read_quantization_metadata
+
+    if not data_dir or not str(tflite_path).endswith(".tflite"):
+        return None
+    meta = read_quantization_metadata(tflite_path)
+    if meta.get("calibration_data_dir") != str(Path(data_dir).resolve()):
+        return None
+    return set(meta.get("calibration_files", []))
+
+
+def held_out_mask(paths: list[str], tflite_path: str | os.PathLike, data_dir: str | os.PathLike | None) -> np.ndarray | None:
+    """True for the files that did not calibrate `tflite_path` (None: it was calibrated elsewhere)."""
+    used = calibration_files(tflite_path, data_dir)
+    if used is None:
+        return None
+    return np.array([name not in used for name in relative_names(paths, data_dir)], bool)

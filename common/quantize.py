@@ -92,13 +92,17 @@ def quantize_int8(
     representative: Callable[[], Iterator[list]],
     out_path: str | os.PathLike,
     metadata: dict[str, Any] | None = None,
+    transform: Callable[[bytes], bytes] | None = None,
 ) -> Path:
     """Convert, verify (full int8, Efinix rules) and atomically write `out_path` + its metadata
-    sidecar; nothing is written if any check fails."""
+    sidecar; nothing is written if any check fails. `transform` edits the converted flatbuffer
+    before the checks (e.g. `common.ranges.adopt_activation_ranges`)."""
     import hashlib
 
     start = time.perf_counter()
     flatbuffer = compact(convert_int8(model, representative))
+    if transform is not None:
+        flatbuffer = transform(flatbuffer)
     ptq_seconds = time.perf_counter() - start
     out_path = Path(out_path)
     check_int8(flatbuffer)

@@ -80,3 +80,17 @@ def representative_dataset(features: Samples | Sequence[np.ndarray]) -> Callable
             yield [f[i : i + 1] for f in features]
 
     return generator
+
+
+def calibration_subset(names: Sequence[str], fraction: float = 0.5, seed: int = DEFAULT_SEED) -> list[str]:
+    """The seeded `fraction` of a folder dataset's files that calibrates (at least one; with two or
+    more files at least one is left out): the rest is what evaluation scores, so the scored data
+    never calibrated the file."""
+    if not 0 < fraction < 1:
+        raise ValueError(f"calibration fraction must be in (0, 1), got {fraction}")
+    names = sorted(names)
+    if not names:
+        raise ValueError("cannot calibrate on an empty dataset")
+    k = min(max(1, round(fraction * len(names))), max(1, len(names) - 1))
+    picked = np.random.default_rng(seed).choice(len(names), size=k, replace=False)
+    return sorted(names[i] for i in picked)

@@ -1,6 +1,7 @@
-"""LiteRT runner and graph inspection for int8 `.tflite` files."""
+"""LiteRT and TensorFlow Lite Micro runners and graph inspection for int8 `.tflite` files."""
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import Counter
 from pathlib import Path
@@ -214,9 +215,10 @@ class TFLMRunner(QuantizedRunner):
         return [np.concatenate([outs[k] for outs in per_sample]) for k in range(len(self.outputs))]
 
 
-def tflm_arena_bytes(path: str | os.PathLike) -> int:
-    """The tensor arena TFLM needs for this file: the RecordingMicroAllocator's total after one
-    invocation (read from the C++ allocator's stderr report, captured at file-descriptor level)."""
+def tflm_recorded_arena_bytes(path: str | os.PathLike) -> int:
+    """The RecordingMicroAllocator's total after one invocation (read from the C++ allocator's stderr
+    report, captured at file-descriptor level). AllocateTensors can need more than this while it
+    plans (see `tflm_arena_bytes`)."""
     import re
     import sys
     import tempfile
@@ -238,6 +240,56 @@ def tflm_arena_bytes(path: str | os.PathLike) -> int:
     if not match:
         raise RuntimeError(f"TFLM printed no arena total for {path}: {text[:200]!r}")
     return int(match.group(1))
+
+
+def _allocates(data: bytes, arena: int) -> bool:
+    import contextlib
+    import io
+
+    from tflite_micro.python.tflite_micro import runtime
+
+    try:
+        with contextlib.redirect_stderr(io.StringIO()), _quiet_fd(2):
+            runtime.Interpreter.from_bytes(data, arena_size=arena)
+        return True
+    except RuntimeError:
+        return False
+
+
+@contextlib.contextmanager
+def _quiet_fd(fd: int):
+    """Silence a file descriptor (TFLM's C++ allocator prints every failed attempt to stderr)."""
+    import sys
+
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    with open(os.devnull, "wb") as null:
+        os.dup2(null.fileno(), fd)
+    try:
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+
+
+def tflm_arena_bytes(path: str | os.PathLike) -> int:
+    """The smallest tensor arena in which TensorFlow Lite Micro allocates this file: what firmware
+    must reserve. Found by bisection from the recording allocator's total (which can be smaller than
+    what AllocateTensors needs while it plans, e.g. 3,984 vs 4,632 bytes for the autoencoder)."""
+    data = Path(path).read_bytes()
+    recorded = tflm_recorded_arena_bytes(path)
+    lo, hi = max(0, recorded - 256), recorded
+    while not _allocates(data, hi):
+        lo, hi = hi + 1, hi * 2
+    while lo > 0 and _allocates(data, lo):  # keep the invariant: lo - 1 fails, hi allocates
+        lo, hi = lo // 2, lo
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if _allocates(data, mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return hi
 
 
 DEVICE_RUNTIME = "TensorFlow Lite Micro (tflite-micro Python interpreter, reference kernels)"

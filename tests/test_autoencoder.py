@@ -265,7 +265,11 @@ def test_make_autoencoder_tflite_on_real_clips(repo, tmp_path):
         assert abs(row["score_model"] / row["score_float"] - 1) <= 0.05  # our int8 within 5% of float
     ours, ref = report["model_vs_float"], report["reference_int8_vs_float"]
     assert ours["same_ranking"] and ours["max_abs_rel_diff"] <= 0.05
-    assert ours["max_abs_rel_diff"] <= 0.0239 + 0.01  # TFLM: 2.39% before per-tensor FC rules; no worse than +1%
+    # One normal clip calibrates; the other two clips never did. TFLM: 2.39% before the Efinix rules
+    # (calibrated on both normal clips); no worse than +1 point on the clips that did not calibrate.
+    assert report["quantization"]["calibration_files"] == report["calibration_files"]
+    assert len(report["calibration_files"]) == 1 and "anomaly" not in report["calibration_files"][0]
+    assert len(ours["held_out_files"]) == 2 and ours["held_out_max_abs_rel_diff"] <= 0.0239 + 0.01
     assert ours["max_abs_rel_diff"] < min(abs(r) for r in ref["rel_diff"])  # closer to float than the reference
 
     # the AUC is computed (3 clips, 1 id) from the shipped file's scores, and the artifacts exist

@@ -88,7 +88,8 @@ def test_deploy_and_zoo_report_have_no_empty_cells(tiny, tmp_path):
     result = deploy(tflite, "resnet_cifar", out, golden=out / "golden_inputs.npz", float_model=keras_path,
                     latency_runs=5)
     assert result["profile"]["params"] == model.count_params()
-    report = {"metric": "top1", "metric_float": 0.5, "metric_int8": 0.5, **tflite_summary(tflite)}
+    report = {"metric": "top1", "metric_float": 0.5, "metric_int8": 0.5, "metric_int8_litert": 0.5,
+              **tflite_summary(tflite)}
     (out / "report.json").write_text(json.dumps(report))
     md = build_report(tmp_path / "build", tmp_path / "build" / "REPORT.md").read_text()
     row = next(line for line in md.splitlines() if line.startswith("| resnet_cifar"))

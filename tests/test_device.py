@@ -7,7 +7,7 @@ import pytest
 from common.efinix import EfinixCompatibilityError, check_efinix, efinix_violations
 from common.quantize import convert_int8, quantize_int8
 from common.representative import representative_dataset
-from common.tflite import Runner, TFLMRunner, read_graph, tflm_arena_bytes
+from common.tflite import Runner, TFLMRunner, read_graph, tflm_arena_bytes, tflm_recorded_arena_bytes
 from conftest import require_shared
 
 
@@ -72,7 +72,18 @@ def test_tflm_arena_is_the_smallest_that_allocates(tiny):
     x = [np.zeros((1, 8, 8, 3), np.int8)]
     TFLMRunner(tflite, arena_size=arena).run_quantized(x)
     with pytest.raises(ValueError, match="does not load in TensorFlow Lite Micro"):
-        TFLMRunner(tflite, arena_size=arena - 16)
+        TFLMRunner(tflite, arena_size=arena - 1)
+
+
+def test_arena_covers_what_allocate_tensors_needs_beyond_the_recorded_total():
+    """The recording allocator's total (3,984 B for the autoencoder) is less than AllocateTensors
+    needs while planning; the reported arena is the smallest that really allocates."""
+    path = require_shared("pretrained", "efinix", "deep_autoencoder_anomaly_detection.tflite")
+    recorded, arena = tflm_recorded_arena_bytes(path), tflm_arena_bytes(path)
+    assert recorded < arena
+    TFLMRunner(path, arena_size=arena)
+    with pytest.raises(ValueError):
+        TFLMRunner(path, arena_size=recorded)
 
 
 # ---- Efinix rules: one tiny model per rule --------------------------------------------------
@@ -149,3 +160,72 @@ def test_shipped_efinix_reference_files_pass_the_rules():
                  "deep_autoencoder_anomaly_detection"):
         path = require_shared("pretrained", "efinix", f"{name}.tflite")
         assert efinix_violations(path) == [], name
+
+
+# ---- calibration never scored -------------------------------------------------------------------
+
+
+def test_calibration_subset_is_seeded_and_leaves_data_to_score():
+    from common.representative import calibration_subset
+
+    names = [f"img_{i:03d}.jpg" for i in range(10)]
+    half = calibration_subset(names, 0.5, seed=0)
+    assert len(half) == 5 and half == calibration_subset(list(reversed(names)), 0.5, seed=0)
+    assert half != calibration_subset(names, 0.5, seed=1)
+    assert len(calibration_subset(["a", "b"], 0.9)) == 1  # one file is always left to score
+    assert calibration_subset(["only"], 0.5) == ["only"]
+
+
+def test_held_out_mask_reads_the_sidecar(tmp_path, tiny):
+    import json
+    import shutil
+
+    from common.evaluation import held_out_mask
+    from common.quantize import metadata_path
+    from common.weights import sha256_of
+
+    folder = tmp_path / "data"
+    (folder / "images").mkdir(parents=True)
+    files = [folder / "images" / f"{k}.jpg" for k in range(4)]
+    tflite = tmp_path / "m.tflite"
+    shutil.copy(tiny[1], tflite)
+    meta = {"calibration_data_dir": str(folder.resolve()), "calibration_files": ["images/1.jpg", "images/3.jpg"],
+            "tflite_sha256": sha256_of(tflite)}
+    metadata_path(tflite).write_text(json.dumps(meta))
+    assert held_out_mask([str(f) for f in files], tflite, folder).tolist() == [True, False, True, False]
+    assert held_out_mask([str(f) for f in files], tflite, tmp_path / "other") is None  # calibrated elsewhere
+    meta["tflite_sha256"] = "0" * 64  # a sidecar of another file is ignored
+    metadata_path(tflite).write_text(json.dumps(meta))
+    assert held_out_mask([str(f) for f in files], tflite, folder) is None
+
+
+def _conv_model():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same")(inputs)
+    x = keras.layers.LeakyReLU(0.1)(x)
+    x = keras.layers.DepthwiseConv2D(3, padding="same")(x)
+    return keras.Model(inputs, keras.layers.Conv2D(2, 1)(x))
+
+
+def test_adopted_activation_ranges_replace_every_calibrated_scale(tmp_path):
+    """A file calibrated on narrow data, given the ranges of one calibrated on wide data, gets every
+    activation scale of the latter and computes what it computes (biases re-quantized)."""
+    from common.ranges import GraphMismatchError, adopt_activation_ranges
+
+    model = _conv_model()
+    wide = quantize_int8(model, representative_dataset(_calibration((8, 8, 3)) * 3), tmp_path / "wide.tflite")
+    narrow = convert_int8(model, representative_dataset(_calibration((8, 8, 3)) * 0.5))
+    adopted = adopt_activation_ranges(narrow, wide)
+    ours, ref = read_graph(adopted).subgraphs[0], read_graph(wide).subgraphs[0]
+    for a, b in zip(ours.operators, ref.operators):
+        assert list(ours.tensors[a.outputs[0]].quantization.scale) == list(ref.tensors[b.outputs[0]].quantization.scale)
+    path = _write(tmp_path, "adopted.tflite", adopted)
+    x = _calibration((8, 8, 3), 4) * 3
+    diff = np.abs(TFLMRunner(path).predict(x) - TFLMRunner(wide).predict(x))
+    assert diff.max() <= 2 * float(ref.tensors[ref.outputs[0]].quantization.scale[0])
+    with pytest.raises(GraphMismatchError):
+        adopt_activation_ranges(narrow, quantize_int8(_dense_model(), representative_dataset(_calibration((12,))),
+                                                      tmp_path / "dense.tflite"))

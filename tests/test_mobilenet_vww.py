@@ -223,15 +223,19 @@ def test_make_end_to_end(built):
     assert outp["shape"] == [1, 2] and outp["dtype"] == "int8"
     assert not any(op["op"].startswith("CUSTOM") for op in report["ops"])
 
-    # int8 scored on all 128 coco128_person images, beside the MLPerf RGB int8 reference
-    assert report["n_eval"] == 128
-    assert report["eval"]["label_counts"] == {"non_person": 75, "person": 53}
+    # A seeded half of coco128_person calibrates; int8, float and the MLPerf RGB int8 reference are
+    # scored on the other 64 images (never on calibration images).
+    calibration = set(report["quantization"]["calibration_files"])
+    assert len(calibration) == 64 and report["eval"]["excluded_calibration_images"] == 64
+    assert report["n_eval"] == 64
+    assert report["eval"]["label_counts"] == {"non_person": 38, "person": 26}
     assert report["eval"]["accuracy"] == report["metric_int8"]
     ref = report["reference"]
-    assert ref["input"] == "rgb" and ref["n"] == 128 and ref["label_counts"] == report["eval"]["label_counts"]
-    assert 0.80 <= ref["accuracy"] <= 0.90  # the issue measured 85.16% (see README for the resize detail)
-    # Ours, int8 under TensorFlow Lite Micro: 96/128 before per-tensor FULLY_CONNECTED; at most one image worse.
-    assert report["metric_int8"] >= 95 / 128
+    assert ref["input"] == "rgb" and ref["n"] == 64 and ref["label_counts"] == report["eval"]["label_counts"]
+    assert 0.78 <= ref["accuracy"] <= 0.90  # 82.81% here; 84.38% on all 128 (README)
+    # Ours, int8 under TensorFlow Lite Micro: the file built before the Efinix rules (calibrated on all
+    # 128 images) scores 44/64 on these images; at most one image worse.
+    assert report["metric_int8"] >= 43 / 64
     assert report["drop"] <= MAX_DROP
     for png in ("accuracy.png", "confusion_int8.png", "confusion_reference.png"):
         assert (out / png).stat().st_size > 1000

@@ -98,6 +98,18 @@ def _reference_path(reference: str | None) -> Path | None:
         return None
 
 
+def calibration_clips(model_path: str | os.PathLike, split: str) -> set[str]:
+    """The clips of `split` whose vectors calibrated `model_path` (from its `.quant.json`)."""
+    from common.validate import read_quantization_metadata
+
+    if not str(model_path).endswith(".tflite"):
+        return set()
+    meta = read_quantization_metadata(model_path)
+    if not str(meta.get("calibration_split", "")).startswith(f"{split} "):
+        return set()
+    return set(meta.get("calibration_files", []))
+
+
 def evaluate(
     model_path: str | os.PathLike,
     *,
@@ -141,6 +153,9 @@ def evaluate(
         "problems": clips.problems,
         "models": {name: str(p) for name, p in models.items()},
     }
+    calibrated = calibration_clips(model_path, split)
+    held_out = np.array([f not in calibrated for f in clips.files])
+    result["calibration_files"] = sorted(calibrated)
     if "float" in scores:
         for name in ("model", "reference_int8"):
             if name in scores:
@@ -149,6 +164,8 @@ def evaluate(
                     "max_abs_rel_diff": float(np.abs(rel).max()),
                     "rel_diff": [float(r) for r in rel],
                     "same_ranking": bool(np.array_equal(np.argsort(scores[name]), np.argsort(scores["float"]))),
+                    "held_out_files": [f for f, keep in zip(clips.files, held_out) if keep],
+                    "held_out_max_abs_rel_diff": float(np.abs(rel[held_out]).max()) if held_out.any() else None,
                 }
     if scores_dir:
         result["score_csvs"] = [str(p) for p in write_score_csvs(clips, scores["model"], scores_dir)]

@@ -19,12 +19,15 @@ import numpy as np
 
 from common import env  # noqa: F401
 from common.quantize import quantize_cli, quantize_int8
-from common.representative import DEFAULT_N, DEFAULT_SEED, representative_dataset, sample_features
+from common.representative import (DEFAULT_N, DEFAULT_SEED, calibration_subset, representative_dataset,
+                                   sample_features)
 from common.training import load_model
 
 # "auto": the normal clips of `train` when the data has that split (the MLPerf Tiny recipe), else the
 # normal clips of `test` (a folder of a few labelled clips, e.g. ../shared/data/toycar_samples).
 CALIBRATION_SPLIT = "auto"
+EVAL_SPLIT = "test"  # what evaluate.py scores
+CALIBRATION_FRACTION = 0.5  # of the normal clips, when calibration has to use the evaluation split
 MAX_SWEEPS = 10
 
 
@@ -130,15 +133,23 @@ def resolve_split(split: str, tfds_dir: str | os.PathLike | None) -> str:
     return "test"
 
 
-def calibration_vectors(split: str, tfds_dir: str | os.PathLike | None, n: int, seed: int) -> np.ndarray:
-    """`n` seeded 640-d vectors of the normal clips of `split`."""
-    from models.autoencoder.data import vector_dataset
+def calibration_vectors(split: str, tfds_dir: str | os.PathLike | None, n: int, seed: int) -> tuple[np.ndarray, list[str]]:
+    """`n` seeded 640-d vectors of the normal clips of `split`, and the clips they come from when
+    `split` is also the evaluation split: then only a seeded half of its normal clips calibrates
+    (at least one clip is left out), so evaluation can score clips that never calibrated."""
+    from models.autoencoder.data import load_dataset, vector_dataset
 
     try:
-        (vectors,) = sample_features(vector_dataset(split, tfds_dir=tfds_dir), n, seed)
+        if split != EVAL_SPLIT:
+            (vectors,) = sample_features(vector_dataset(split, tfds_dir=tfds_dir), n, seed)
+            return vectors.astype(np.float32), []
+        normal = load_dataset(split, tfds_dir=tfds_dir, label="normal")
+        chosen = calibration_subset(normal.files, CALIBRATION_FRACTION, seed)
+        picked = np.concatenate([normal.vectors(normal.files.index(f)) for f in chosen])
+        (vectors,) = sample_features(picked, n, seed)
     except ValueError as exc:  # no normal clip in the split
         raise ValueError(f"split {split!r} holds no normal clips to calibrate on ({exc})") from exc
-    return vectors.astype(np.float32)
+    return vectors.astype(np.float32), chosen
 
 
 def quantize(
@@ -153,12 +164,12 @@ def quantize(
 ) -> Path:
     model = load_model(model_path)
     split = resolve_split(split, tfds_dir)
-    calibration = calibration_vectors(split, tfds_dir, n, seed)
+    calibration, clips = calibration_vectors(split, tfds_dir, n, seed)
     folded, summary = equalized_model(model, calibration, max_sweeps)
     return quantize_int8(
         folded, representative_dataset(calibration), out_path,
         metadata={"calibration_n": len(calibration), "calibration_seed": seed,
-                  "calibration_split": f"{split} (normal clips)", **summary},
+                  "calibration_split": f"{split} (normal clips)", "calibration_files": clips, **summary},
     )
 
 

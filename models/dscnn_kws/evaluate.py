@@ -25,7 +25,6 @@ from common import env  # noqa: F401
 from common.evaluation import as_numpy, load_predictor
 from common.metrics import accuracy, confusion_matrix, per_class_accuracy, plot_confusion_matrix
 from common.training import load_model
-from common.validate import read_quantization_metadata
 from common.weights import REGISTRY, fetch
 from common.datasets import DatasetMissingError
 from models.dscnn_kws.data import CLASS_NAMES, FOLDER_HINT, Clips, DataLayoutError, load_arrays
@@ -35,11 +34,9 @@ EVAL_SPLIT = "test"
 
 def held_out_mask(clips: Clips, model_path: str | os.PathLike, data_dir: str | os.PathLike | None) -> np.ndarray | None:
     """True for clips not used to calibrate `model_path` (None: not calibrated on this folder)."""
-    meta = read_quantization_metadata(model_path) if str(model_path).endswith(".tflite") else {}
-    if not data_dir or meta.get("calibration_data_dir") != str(Path(data_dir).resolve()):
-        return None
-    used = set(meta.get("calibration_files", []))
-    return np.array([f not in used for f in clips.files])
+    from common.evaluation import held_out_mask as mask_of
+
+    return mask_of(clips.files, model_path, data_dir)
 
 
 def score(pred: np.ndarray, clips: Clips, held_out: np.ndarray | None = None) -> dict:

@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from common import env  # noqa: F401
-from common.evaluation import as_numpy, load_predictor
+from common.evaluation import as_numpy, held_out_mask, load_predictor
 from common.metrics import accuracy, confusion_matrix, per_class_accuracy, plot_confusion_matrix
 from common.weights import REGISTRY, fetch
-from models.mobilenet_vww.data import CLASS_NAMES, load_arrays
+from models.mobilenet_vww.data import CLASS_NAMES, load_arrays, load_folder
 
 MAX_TFLITE_BYTES = 300_568  # the Efinix reference mobilenetv1_person_detect.tflite
 
@@ -45,6 +45,19 @@ def input_channels(path: str | os.PathLike) -> int:
     return int(load_model(path).input_shape[-1])
 
 
+def scored_arrays(split: str, data_dir: str | os.PathLike | None, tfds_dir: str | os.PathLike | None,
+                  color: str, held_out_from: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, int]:
+    """Images and labels to score, without the folder images that calibrated `held_out_from`."""
+    if not data_dir:
+        x, y = load_arrays(split, tfds_dir=tfds_dir, color=color)
+        return x, y, 0
+    data = load_folder(data_dir, color, split)
+    mask = held_out_mask(data.files, held_out_from, data_dir)
+    if mask is None:
+        return data.x, data.y, 0
+    return data.x[mask], data.y[mask], int((~mask).sum())
+
+
 def evaluate(
     model_path: str | os.PathLike,
     *,
@@ -52,12 +65,16 @@ def evaluate(
     split: str | None = None,
     tfds_dir: str | os.PathLike | None = None,
     confusion_png: str | os.PathLike | None = None,
+    held_out_from: str | os.PathLike | None = None,
 ) -> dict:
-    """Accuracy, per-class accuracy and confusion matrix of any model file with the VWW interface."""
+    """Accuracy, per-class accuracy and confusion matrix of any model file with the VWW interface.
+
+    With a folder, the images that calibrated `held_out_from` (default: the model itself) are left
+    out, so a file is never scored on its own calibration images."""
     model_path = resolve_model(model_path)
     color = "gray" if input_channels(model_path) == 1 else "rgb"
     split = split or ("all" if data_dir else "validation")
-    x, y = load_arrays(split, data_dir=data_dir, tfds_dir=tfds_dir, color=color)
+    x, y, excluded = scored_arrays(split, data_dir, tfds_dir, color, held_out_from or model_path)
     pred = as_numpy(load_predictor(model_path)(x))
     cm = confusion_matrix(y, pred, len(CLASS_NAMES))
     if confusion_png:
@@ -68,6 +85,7 @@ def evaluate(
         "data": str(data_dir) if data_dir else f"tfds coco/2017 {split}",
         "split": split,
         "n": int(len(y)),
+        "excluded_calibration_images": excluded,
         "label_counts": {name: int(c) for name, c in zip(CLASS_NAMES, np.bincount(y, minlength=2))},
         "correct": int(cm.trace()),
         "accuracy": accuracy(y, pred),
@@ -115,12 +133,13 @@ def validate_artifacts(
     plots = Path(plots_dir) if plots_dir else None
     ours = evaluate(tflite_path, data_dir=data_dir, split=split, tfds_dir=tfds_dir,
                     confusion_png=plots / "confusion_int8.png" if plots else None)
+    held_out = f", {ours['n']} images not used for calibration" if ours["excluded_calibration_images"] else ""
     extra = {"eval": {k: v for k, v in ours.items() if k != "model"}, "max_tflite_bytes": MAX_TFLITE_BYTES}
     if reference:
-        ref = evaluate(reference, data_dir=data_dir, split=split, tfds_dir=tfds_dir,
+        ref = evaluate(reference, data_dir=data_dir, split=split, tfds_dir=tfds_dir, held_out_from=tflite_path,
                        confusion_png=plots / "confusion_reference.png" if plots else None)
         extra["reference"] = ref
-    x, y = load_arrays(split, data_dir=data_dir, tfds_dir=tfds_dir, color="gray")
+    x, y, _ = scored_arrays(split, data_dir, tfds_dir, "gray", tflite_path)
     report = validate(
         model_name="mobilenet_vww",
         keras_model=load_model(keras_path),
@@ -128,7 +147,7 @@ def validate_artifacts(
         x=x,
         y=y,
         metric_fn=accuracy,
-        metric_name=f"vww_accuracy ({data_name})",
+        metric_name=f"vww_accuracy ({data_name}{held_out})",
         report_path=report_path,
         extra=extra,
     )

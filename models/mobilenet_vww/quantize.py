@@ -1,8 +1,9 @@
 """Full-int8 PTQ of the grayscale MobileNetV1 VWW model.
 
 Calibration images get exactly the evaluation preprocessing (grayscale, antialiased bilinear resize
-to 96x96, pixels/255); labels are never read. They come from `--data-dir` (a folder dataset; all
-its images when it holds fewer than --calibration-n) or, without it, TFDS coco/2017 `train`.
+to 96x96, pixels/255); labels are never read. They come from `--data-dir` (a folder dataset: a
+seeded half of its images, listed in the `.quant.json` sidecar; evaluation scores the other half)
+or, without it, TFDS coco/2017 `train` (evaluation: `validation`).
 
     python -m models.mobilenet_vww.quantize --model build/mobilenet_vww/model.keras \\
         --out build/mobilenet_vww/model.tflite --data-dir ../shared/data/coco128_person
@@ -14,11 +15,14 @@ from pathlib import Path
 
 from common import env  # noqa: F401
 from common.quantize import quantize_cli, quantize_int8
-from common.representative import DEFAULT_N, DEFAULT_SEED, representative_dataset, sample_features
+from common.evaluation import relative_names
+from common.representative import (DEFAULT_N, DEFAULT_SEED, calibration_subset, representative_dataset,
+                                   sample_features)
 from common.training import load_model
-from models.mobilenet_vww.data import load_arrays, load_dataset
+from models.mobilenet_vww.data import load_dataset, load_folder
 
 CALIBRATION_SPLIT = "train"  # TFDS coco/2017 (the evaluation uses "validation")
+CALIBRATION_FRACTION = 0.5  # of a folder dataset; evaluation scores the rest
 
 
 def quantize(
@@ -34,9 +38,13 @@ def quantize(
     model = load_model(model_path)
     split = split or ("all" if data_dir else CALIBRATION_SPLIT)
     color = "gray" if model.input_shape[-1] == 1 else "rgb"
-    if data_dir:  # a folder is read whole (it is small)
-        x, _ = load_arrays(split, data_dir=data_dir, color=color)
-        (calibration,) = sample_features(x, n, seed)
+    extra = {}
+    if data_dir:  # a folder is small: a seeded half calibrates, the other half is scored
+        data = load_folder(data_dir, color, split)
+        names = relative_names(data.files, data_dir)
+        chosen = set(calibration_subset(names, CALIBRATION_FRACTION, seed))
+        (calibration,) = sample_features(data.x[[name in chosen for name in names]], n, seed)
+        extra = {"calibration_data_dir": str(Path(data_dir).resolve()), "calibration_files": sorted(chosen)}
     else:  # a TFDS split is streamed: reservoir sampling over its first 20 * n images
         ds = load_dataset(split, tfds_dir=tfds_dir, color=color, batch_size=None).take(20 * n)
         (calibration,) = sample_features(ds, n, seed)
@@ -44,7 +52,8 @@ def quantize(
     return quantize_int8(model, representative_dataset(calibration), out_path,
                          metadata={"calibration_n": len(calibration), "calibration_seed": seed,
                                    "calibration_source": source, "calibration_split": split,
-                                   "calibration_preprocessing": f"{color}, antialiased bilinear 96x96, /255"})
+                                   "calibration_preprocessing": f"{color}, antialiased bilinear 96x96, /255",
+                                   **extra})
 
 
 def main(argv: list[str] | None = None) -> None:

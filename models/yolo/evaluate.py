@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from common import env  # noqa: F401
-from common.evaluation import load_predictor
+from common.evaluation import held_out_mask, load_predictor
 from common.metrics.detection import coco_map, plot_precision_recall, precision_at_recall
 from models.yolo.data import DetectionSet, load_arrays, preprocess
 from models.yolo.decode import decode_batch, to_pixels
@@ -39,6 +39,18 @@ def map_of(data: DetectionSet, rows: list[np.ndarray]) -> dict:
     return coco_map(data.boxes, scored(rows))
 
 
+def held_out(data: DetectionSet, data_dir: str | os.PathLike | None,
+             tflite_path: str | os.PathLike) -> tuple[DetectionSet, int]:
+    """`data` without the folder images that calibrated `tflite_path`, and how many were left out."""
+    mask = held_out_mask(data.paths, tflite_path, data_dir)
+    if mask is None:
+        return data, 0
+    keep = np.flatnonzero(mask)
+    subset = DetectionSet(data.x[keep], [data.boxes[i] for i in keep], [data.paths[i] for i in keep],
+                          [data.sizes[i] for i in keep])
+    return subset, int((~mask).sum())
+
+
 def evaluate(
     model_path: str | os.PathLike,
     *,
@@ -47,10 +59,13 @@ def evaluate(
     limit: int | None = None,
     data: DetectionSet | None = None,
 ) -> dict:
-    """mAP of any model file with the yolo-pico interface on a YOLO folder or TFDS coco/2017."""
+    """mAP of any model file with the yolo-pico interface on a YOLO folder or TFDS coco/2017; the
+    folder images that calibrated the model (its `.quant.json`) are left out."""
     data = data or load_arrays(data_dir, split=split, limit=limit)
+    data, excluded = held_out(data, data_dir, model_path)
     rows = detections(load_predictor(model_path), data.x)
-    return {"model": str(model_path), **map_of(data, rows)}
+    return {"model": str(model_path), "n_images": len(data.x), "excluded_calibration_images": excluded,
+            **map_of(data, rows)}
 
 
 def validate_artifacts(
@@ -69,8 +84,9 @@ def validate_artifacts(
     from common.validate import validate
     from common.weights import fetch
 
-    data = load_arrays(data_dir, split=split, limit=limit)
+    data, excluded = held_out(load_arrays(data_dir, split=split, limit=limit), data_dir, tflite_path)
     curves, extra = {}, {"data": data_dir or f"coco/2017 {split}", "n_images": len(data.x),
+                         "excluded_calibration_images": excluded,
                          "n_person_boxes": int(sum(len(b) for b in data.boxes)),
                          "preprocessing": "RGB, bilinear resize to 96x96 (no antialias), pixels/255",
                          "decode": "objectness >= 0.25, NMS IoU 0.5, score = objectness x class_prob"}
@@ -97,7 +113,8 @@ def validate_artifacts(
         x=data.x,
         y=data.boxes,
         metric_fn=metric,
-        metric_name=f"person mAP@0.5 (COCO 101-point) on {extra['data']}",
+        metric_name=f"person mAP@0.5 (COCO 101-point) on {Path(str(extra['data'])).name}"
+                    + (f", {len(data.x)} images not used for calibration" if excluded else ""),
         report_path=report_path,
         extra=extra,
     )
@@ -150,7 +167,7 @@ def main(argv: list[str] | None = None) -> None:
     if bool(args.float_model) != bool(args.report):
         parser.error("--float-model and --report go together")
     data = load_arrays(args.data_dir, split=args.split, limit=args.limit)
-    result = evaluate(args.model, data=data)
+    result = evaluate(args.model, data=data, data_dir=args.data_dir)
     if args.report:
         reference = None if args.reference == "none" else args.reference
         report = validate_artifacts(args.float_model, args.model, args.report, data_dir=args.data_dir,

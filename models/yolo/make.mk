@@ -5,7 +5,10 @@ YOLO_EPOCHS   ?= 0
 YOLO_DATA_DIR ?= $(if $(ZOO_SHARED_DIR),$(ZOO_SHARED_DIR)/data/coco128_person)
 yolo_DATA_ARGS  ?= $(if $(YOLO_DATA_DIR),--data-dir $(YOLO_DATA_DIR))
 yolo_TRAIN_ARGS ?= --init efinix --epochs $(YOLO_EPOCHS)
-yolo_QUANT_ARGS ?= $(if $(YOLO_DATA_DIR),--data-dir $(YOLO_DATA_DIR))
+# The imported model keeps the Efinix file's activation ranges (best on validation images, README);
+# a fine-tuned one (YOLO_EPOCHS>0) is calibrated on a seeded half of YOLO_DATA_DIR.
+YOLO_ACTIVATION_RANGES ?= $(if $(filter 0,$(YOLO_EPOCHS)),efinix,calibrated)
+yolo_QUANT_ARGS ?= $(if $(YOLO_DATA_DIR),--data-dir $(YOLO_DATA_DIR)) --activation-ranges $(YOLO_ACTIVATION_RANGES)
 yolo_EVAL_ARGS  ?= $(if $(YOLO_DATA_DIR),--data-dir $(YOLO_DATA_DIR)) --pr-png $(BUILD)/yolo/pr_curve.png
 
 $(BUILD)/yolo/model.keras: models/yolo/yolo_pico.cfg models/yolo/darknet.py models/yolo/tflite_import.py

@@ -1,6 +1,7 @@
-"""Full-int8 PTQ of yolo-pico, calibrated on the images of a YOLO-layout folder (default in the
-Make chain: coco128_person, the 128 COCO train2017 images) or TFDS coco/2017 train images, with the
-evaluation preprocessing (plain resize to 96x96, pixels / 255).
+"""Full-int8 PTQ of yolo-pico, calibrated on a seeded half of the images of a YOLO-layout folder
+(default in the Make chain: coco128_person, the 128 COCO train2017 images; the images are listed in
+the `.quant.json` sidecar and evaluation scores the other half) or on TFDS coco/2017 train images,
+with the evaluation preprocessing (plain resize to 96x96, pixels / 255).
 
     python -m models.yolo.quantize --model build/yolo/model.keras --out build/yolo/model.tflite \\
         --data-dir ../shared/data/coco128_person
@@ -10,13 +11,22 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
+
 from common import env  # noqa: F401
 from common.quantize import quantize_cli, quantize_int8
-from common.representative import DEFAULT_N, DEFAULT_SEED, representative_dataset, sample_features
+from common.evaluation import relative_names
+from common.representative import (DEFAULT_N, DEFAULT_SEED, calibration_subset, representative_dataset,
+                                   sample_features)
+from common.ranges import adopt_activation_ranges
 from common.training import load_model
-from models.yolo.data import load_arrays
+from common.weights import fetch
+from models.yolo.data import INPUT_SIZE, load_arrays
 
-CALIBRATION_SPLIT = "train"  # TFDS coco/2017 only; a YOLO folder is used whole
+CALIBRATION_SPLIT = "train"  # TFDS coco/2017 only
+CALIBRATION_FRACTION = 0.5  # of a YOLO folder; evaluation scores the rest
+ACTIVATION_RANGES = ("calibrated", "efinix")
+REFERENCE = "efinix_yolo"
 
 
 def quantize(
@@ -27,23 +37,56 @@ def quantize(
     seed: int = DEFAULT_SEED,
     data_dir: str | os.PathLike | None = None,
     split: str = CALIBRATION_SPLIT,
+    activation_ranges: str = "calibrated",
 ) -> Path:
+    if activation_ranges not in ACTIVATION_RANGES:
+        raise ValueError(f"--activation-ranges must be one of {ACTIVATION_RANGES}, got {activation_ranges!r}")
     model = load_model(model_path)
-    data = load_arrays(data_dir, split=split, limit=None if data_dir and (Path(data_dir) / "images").is_dir() else 2000)
-    (calibration,) = sample_features(data.x, n, seed)
-    source = str(data_dir) if data_dir and (Path(data_dir) / "images").is_dir() else f"coco/2017 {split}"
+    if activation_ranges == "efinix":
+        return quantize_with_reference_ranges(model, out_path, seed)
+    folder = bool(data_dir and (Path(data_dir) / "images").is_dir())
+    data = load_arrays(data_dir, split=split, limit=None if folder else 2000)
+    extra = {}
+    if folder:  # a seeded half calibrates, the other half is what evaluation scores
+        names = relative_names(data.paths, data_dir)
+        chosen = set(calibration_subset(names, CALIBRATION_FRACTION, seed))
+        x = data.x[np.array([name in chosen for name in names])]
+        extra = {"calibration_data_dir": str(Path(data_dir).resolve()), "calibration_files": sorted(chosen)}
+    else:
+        x = data.x
+    (calibration,) = sample_features(x, n, seed)
+    source = str(data_dir) if folder else f"coco/2017 {split}"
     return quantize_int8(model, representative_dataset(calibration), out_path,
                          metadata={"calibration_n": len(calibration), "calibration_seed": seed,
-                                   "calibration_data": source,
+                                   "calibration_data": source, **extra,
                                    "preprocessing": "RGB, bilinear resize to 96x96 (no antialias), pixels/255"})
+
+
+def quantize_with_reference_ranges(model, out_path: str | os.PathLike, seed: int = DEFAULT_SEED) -> Path:
+    """The imported model with the Efinix file's own activation ranges (calibrated by Efinix on their
+    data): no image of ours decides any scale. The converter traces the graph on 8 seeded noise
+    images; their ranges are all replaced, so evaluation may score every image of the folder."""
+    reference = fetch(REFERENCE)
+    noise = np.random.default_rng(seed).uniform(0, 1, (8, *INPUT_SIZE, 3)).astype(np.float32)
+    return quantize_int8(model, representative_dataset(noise), out_path,
+                         transform=lambda flatbuffer: adopt_activation_ranges(flatbuffer, reference),
+                         metadata={"activation_ranges": f"{REFERENCE} ({reference.name}): every activation "
+                                                        "scale/zero point of the published file",
+                                   "calibration_n": 0, "calibration_files": [],
+                                   "conversion_trace": "8 seeded uniform-noise images (ranges replaced)"})
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = quantize_cli(__doc__, DEFAULT_N)
     parser.add_argument("--data-dir", help="YOLO-layout folder (images/, labels/) or TFDS data directory with coco/2017")
     parser.add_argument("--split", default=CALIBRATION_SPLIT, help="TFDS split when --data-dir is not a YOLO folder")
+    parser.add_argument("--activation-ranges", choices=ACTIVATION_RANGES, default="calibrated",
+                        help="calibrated: min/max on the calibration images; efinix: the published Efinix file's "
+                             "activation ranges (for the imported, not fine-tuned model; chosen on validation "
+                             "images, see README)")
     args = parser.parse_args(argv)
-    path = quantize(args.model, args.out, n=args.calibration_n, seed=args.seed, data_dir=args.data_dir, split=args.split)
+    path = quantize(args.model, args.out, n=args.calibration_n, seed=args.seed, data_dir=args.data_dir, split=args.split,
+                    activation_ranges=args.activation_ranges)
     print(f"wrote {path} ({path.stat().st_size} bytes)")
 
 
