@@ -18,14 +18,32 @@ QUANT_COMMON := common/quantize.py common/representative.py common/tflite.py com
                 common/evaluation.py common/cli.py
 EVAL_COMMON  := common/validate.py common/tflite.py common/evaluation.py common/metrics/__init__.py
 
+# Efinix TinyML Generator step (`make <model>.efinix`): the analyzer binary and the GUI's options.
+EFINIX_TFLITE_BIN   ?=
+EFINIX_AXI_DW       ?= 128
+EFINIX_IN_PARALLEL  ?= 8
+EFINIX_OUT_PARALLEL ?= 4
+EFINIX_CORE         ?= 0
+EFINIX_MODES        ?=
+EFINIX_ARGS = --analyzer "$(EFINIX_TFLITE_BIN)" --axi-dw "$(EFINIX_AXI_DW)" --in-parallel "$(EFINIX_IN_PARALLEL)" \
+	--out-parallel "$(EFINIX_OUT_PARALLEL)" --core "$(EFINIX_CORE)" --modes "$(EFINIX_MODES)"
+ifeq ($(strip $(EFINIX_TFLITE_BIN)),)
+ifneq ($(filter %.efinix,$(MAKECMDGOALS)),)
+$(error EFINIX_TFLITE_BIN is not set: point it at the Efinix TinyML Generator's analyzer (tools/tinyml_generator/bin/tflite))
+endif
+endif
+
 .DEFAULT_GOAL := help
-.PHONY: help venv test test-fast all report clean $(MODELS:%=%.tflite) $(MODELS:%=%.cc) $(MODELS:%=clean-%)
+.PHONY: help venv test test-fast all report clean $(MODELS:%=%.tflite) $(MODELS:%=%.cc) $(MODELS:%=%.efinix) $(MODELS:%=clean-%)
 
 help: ## list the targets
 	@echo "TinyML Model Zoo -- full-int8 TFLite models for the Efinix TinyML Generator"
 	@echo
 	@echo "  make <model>.tflite   data -> train/import -> quantize -> validate, into build/<model>/"
 	@echo "  make <model>.cc       + C array, golden vectors, accelerator report, profile"
+	@echo "  make <model>.efinix   + Efinix TinyML Generator output in build/<model>/efinix/ (needs EFINIX_TFLITE_BIN;"
+	@echo "                        options EFINIX_AXI_DW=128 EFINIX_IN_PARALLEL=8 EFINIX_OUT_PARALLEL=4 EFINIX_CORE=0"
+	@echo "                        EFINIX_MODES=\"ADD=DISABLE MUL=LITE\")"
 	@echo "                        models: $(MODELS)"
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_%.-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
@@ -43,11 +61,14 @@ test: $(STAMP) ## run all tests, including the slow end-to-end quality checks
 test-fast: $(STAMP) ## run the tests without the slow end-to-end checks
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
-all: $(MODELS:%=%.tflite) $(MODELS:%=%.cc) ## build every model and its deployment kit
+all: $(MODELS:%=%.tflite) $(MODELS:%=%.cc) $(if $(strip $(EFINIX_TFLITE_BIN)),$(MODELS:%=%.efinix)) ## build every model, its deployment kit (and Efinix generator output)
+	$(if $(strip $(EFINIX_TFLITE_BIN)),,@echo "note: EFINIX_TFLITE_BIN is not set; skipping the Efinix generator step (make <model>.efinix)")
 
 report: $(BUILD)/REPORT.md ## build/REPORT.md: the zoo table with measured numbers and plots
 
-$(BUILD)/REPORT.md: $(foreach m,$(MODELS),$(BUILD)/$(m)/$(m)_model_data.cc) common/report.py | $(STAMP)
+# Generator defines are read when present; with the analyzer configured they are (re)made first.
+$(BUILD)/REPORT.md: $(foreach m,$(MODELS),$(BUILD)/$(m)/$(m)_model_data.cc) $(wildcard $(BUILD)/*/efinix/tinyml_core*_define.v) \
+		common/report.py | $(STAMP) $(if $(strip $(EFINIX_TFLITE_BIN)),$(MODELS:%=%.efinix))
 	$(PY) -m common.report --build $(BUILD) --out $@ $(MODELS)
 
 clean: ## remove build/ (keeps .venv)
@@ -82,6 +103,9 @@ $(BUILD)/$(1)/$(1)_model_data.cc: $(BUILD)/$(1)/report.json common/deploy.py com
 
 $(1).cc: $(BUILD)/$(1)/$(1)_model_data.cc ## C array, golden vectors, accelerator report, profile
 	@echo "$(1): $(BUILD)/$(1)/$(1)_model_data.{cc,h}, quant_$(1)_{input,output}.h, accelerator.md, profile.json"
+
+$(1).efinix: $(BUILD)/$(1)/report.json | $(STAMP) ## Efinix TinyML Generator output: define file + C array
+	$(PY) -m common.efinix_generator --tflite $(BUILD)/$(1)/model.tflite --name $(1) --out $(BUILD)/$(1)/efinix $(EFINIX_ARGS)
 
 $(1).tflite: $(BUILD)/$(1)/report.json
 	@echo "$(1): $(BUILD)/$(1)/model.tflite (report: $(BUILD)/$(1)/report.json)"

@@ -40,8 +40,10 @@ def _write_text(path: Path, text: str) -> Path:
     return path
 
 
-def write_c_array(tflite_path: str | os.PathLike, out_dir: str | os.PathLike, name: str) -> tuple[Path, Path]:
-    """`<name>_model_data.h/.cc`: a 16-byte aligned `const unsigned char` array and its length."""
+def write_c_array(tflite_path: str | os.PathLike, out_dir: str | os.PathLike, name: str,
+                  symbol_prefix: str = "g_") -> tuple[Path, Path]:
+    """`<name>_model_data.h/.cc`: a 16-byte aligned `const unsigned char` array and its length, named
+    `<symbol_prefix><name>_model_data[_len]` (TFLM's `g_`; "" for the Efinix generator's names)."""
     data = np.frombuffer(Path(tflite_path).read_bytes(), dtype=np.uint8)
     ident = c_identifier(name)
     header_name = f"{name}_model_data.h"
@@ -49,17 +51,17 @@ def write_c_array(tflite_path: str | os.PathLike, out_dir: str | os.PathLike, na
     header = (
         f"// {Path(tflite_path).name} for TensorFlow Lite Micro / the Efinix TinyML Generator. Generated file.\n"
         f"#ifndef {guard}\n#define {guard}\n\n"
-        f"extern const unsigned char g_{ident}_model_data[];\n"
-        f"extern const unsigned int g_{ident}_model_data_len;\n\n"
+        f"extern const unsigned char {symbol_prefix}{ident}_model_data[];\n"
+        f"extern const unsigned int {symbol_prefix}{ident}_model_data_len;\n\n"
         f"#endif  // {guard}\n"
     )
     source = (
         f"// {Path(tflite_path).name}: {len(data)} bytes. Generated file.\n"
         f'#include "{header_name}"\n\n'
         "// TFLM requires the flatbuffer to be 16-byte aligned.\n"
-        f"alignas(16) const unsigned char g_{ident}_model_data[] = {{\n"
+        f"alignas(16) const unsigned char {symbol_prefix}{ident}_model_data[] = {{\n"
         f"{_format_values(data, '0x{:02x}')}\n}};\n"
-        f"const unsigned int g_{ident}_model_data_len = {len(data)};\n"
+        f"const unsigned int {symbol_prefix}{ident}_model_data_len = {len(data)};\n"
     )
     out_dir = Path(out_dir)
     return _write_text(out_dir / header_name, header), _write_text(out_dir / f"{name}_model_data.cc", source)

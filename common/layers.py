@@ -26,42 +26,58 @@ class StaticFlatten(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="zoo")
 class AcceleratorPReLU(keras.layers.Layer):
-    """PReLU exported as MUL + MAXIMUM + ADD (ops the Efinix accelerator runs; TFLite's PRELU is not).
+    """PReLU exported with ops the Efinix accelerator runs (TFLite's PRELU is not one), exactly.
 
-    prelu(x) = x + c * min(x, 0) with c = alpha - 1, and c * min(x, 0) = s * max(-|c| * x, 0) with
-    s = -1 where c > 0, else +1. Exact for every alpha. The Efinix reference file uses
-    `max(x, alpha * x)`, which equals PReLU only for alpha <= 1 (MediaPipe's face landmark net has
-    alphas up to 1.37).
+    `form` is chosen per layer from its alphas (`prelu_form`):
+    - "max": every alpha <= 1, prelu(x) = max(x, alpha * x): MUL + MAXIMUM (the Efinix reference's form);
+    - "min": every alpha >= 1, prelu(x) = min(x, alpha * x): MUL + MINIMUM;
+    - "mixed": both kinds in one layer (MediaPipe's face landmark net has alphas up to 1.37), where no
+      single MAXIMUM/MINIMUM is exact: prelu(x) = x + s * max(-|c| * x, -EPS) with c = alpha - 1 and
+      s = -1 where c > 0, else +1: MUL + MAXIMUM + MUL + ADD.
 
-    Why this form: in int8, MAXIMUM/MINIMUM share one scale between input and output, and with a
-    constant operand the converter derives it from the clipped output range; applied to the block's
-    activation itself (`min(x, 0)`) that clipped `x` for every consumer (facemesh: NME 2.2% instead of 0.7%).
-    Here the MAXIMUM owns its input (the MUL), so `x` keeps its calibrated range. `max(u, -EPS)`
-    rather than `max(u, 0)`: the converter turns the latter into RELU, which the accelerator lacks;
-    in int8 -EPS rounds to the zero point, i.e. it is exactly a ReLU. The sign MUL is only emitted
-    for layers that have an alpha > 1 (`steep`).
+    Why the mixed form keeps `x` out of the MAXIMUM: in int8, MAXIMUM/MINIMUM share one scale between
+    input and output, and with a constant operand the converter derives it from the clipped output
+    range; `min(x, 0)` on the block's activation itself clipped `x` for every consumer (facemesh: NME
+    2.2% instead of 0.7%). `max(u, -EPS)` rather than `max(u, 0)`: the converter turns the latter into
+    RELU, which the accelerator lacks; in int8 -EPS rounds to the zero point, i.e. it is exactly a ReLU.
     """
 
     EPS = 1e-6
+    FORMS = ("max", "min", "mixed")
 
-    def __init__(self, alpha_shape: tuple[int, ...] | None = None, steep: bool = True, **kwargs):
+    def __init__(self, alpha_shape: tuple[int, ...] | None = None, form: str = "mixed", **kwargs):
         super().__init__(**kwargs)
+        if form not in self.FORMS:
+            raise ValueError(f"form must be one of {self.FORMS}, got {form!r}")
         self.alpha_shape = tuple(alpha_shape) if alpha_shape is not None else None
-        self.steep = bool(steep)
+        self.form = form
 
     def build(self, input_shape):
         shape = self.alpha_shape or (1, 1, input_shape[-1])
         self.alpha = self.add_weight(name="alpha", shape=shape, initializer="zeros")
 
     def call(self, x):
+        if self.form == "max":
+            return keras.ops.maximum(x, x * self.alpha)
+        if self.form == "min":
+            return keras.ops.minimum(x, x * self.alpha)
         c = self.alpha - 1.0
-        r = keras.ops.maximum(x * (-keras.ops.abs(c)), -self.EPS)
-        if self.steep:
-            r = r * keras.ops.where(c > 0, -1.0, 1.0)
-        return x + r
+        return x + keras.ops.minimum(x, 0.0) * c
 
     def get_config(self):
-        return {**super().get_config(), "alpha_shape": self.alpha_shape, "steep": self.steep}
+        return {**super().get_config(), "alpha_shape": self.alpha_shape, "form": self.form}
+
+
+def prelu_form(alpha) -> str:
+    """The cheapest exact AcceleratorPReLU form for these alphas: "max", "min" or "mixed"."""
+    import numpy as np
+
+    alpha = np.asarray(alpha)
+    if np.all(alpha <= 1.0):
+        return "max"
+    if np.all(alpha >= 1.0):
+        return "min"
+    return "mixed"
 
 
 @keras.saving.register_keras_serializable(package="zoo")

@@ -72,6 +72,30 @@ def model_row(name: str, build: Path) -> list[str]:
     ]
 
 
+GENERATOR_MODES = ("CONV_DEPTHW", "ADD", "LR", "FC", "MUL", "MIN_MAX", "RS")
+
+
+def generator_section(build: Path, models: list[str]) -> list[str]:
+    """The Efinix TinyML Generator configuration of each model (`make <model>.efinix`), if built."""
+    from common.efinix_generator import read_defines
+
+    rows = []
+    for name in models:
+        for define in sorted((build / name / "efinix").glob("tinyml_core*_define.v")):
+            d = read_defines(define)
+            modes = " ".join(f"{m}={str(d.get(m + '_MODE', '?'))[:3]}" for m in GENERATOR_MODES)
+            rows.append(f"| {name} | {define.name} | {modes} | {d.get('CONV_DEPTHW_STD_OUT_CH_FIFO_A')} / "
+                        f"{d.get('CONV_DEPTHW_STD_FILTER_FIFO_A')} / {d.get('CONV_DEPTHW_STD_CNT_DTH')} | "
+                        f"{d.get('FC_MAX_IN_NODE')} / {d.get('FC_MAX_OUT_NODE')} | {d.get('TINYML_CACHE')} "
+                        f"{d.get('CACHE_DEPTH')} | {d.get('AXI_DW')} |")
+    if not rows:
+        return ["", "Efinix TinyML Generator configuration: not generated (`make <model>.efinix` with EFINIX_TFLITE_BIN)."]
+    return ["", "### Efinix TinyML Generator configuration", "",
+            "From `build/<model>/efinix/` (`make <model>.efinix`); modes STA(NDARD)/LIT(E)/DIS(ABLE).", "",
+            "| model | file | modes | out-ch FIFO / filter FIFO / count depth | FC in / out nodes | cache | AXI_DW |",
+            "|---|---|---|---|---|---|---|", *rows]
+
+
 def build_report(build: str | os.PathLike, out: str | os.PathLike, models: list[str] | None = None) -> Path:
     build, out = Path(build), Path(out)
     models = models or sorted(p.parent.name for p in build.glob("*/report.json"))
@@ -102,6 +126,7 @@ def build_report(build: str | os.PathLike, out: str | os.PathLike, models: list[
         md = build / name / "accelerator.md"
         if md.is_file():
             lines.append(f"- [{name}]({os.path.relpath(md, out.parent)})")
+    lines += generator_section(build, models)
     with atomic_path(out) as tmp:
         tmp.write_text("\n".join(lines) + "\n")
     return out

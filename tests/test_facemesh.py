@@ -91,17 +91,54 @@ def test_real_model_round_trips_through_a_wheel(tmp_path):
 
 # ---- model ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("steep", [False, True])
-def test_accelerator_prelu_is_exact(steep):
+@pytest.mark.parametrize("alpha, form", [
+    ([-1.6, -0.3, 0.0, 0.25, 1.0, 0.9], "max"),
+    ([1.0, 1.37, 2.5, 1.1, 1.0, 1.2], "min"),
+    ([-1.6, -0.3, 0.0, 0.25, 1.0, 1.37], "mixed"),
+])
+def test_accelerator_prelu_is_exact(alpha, form):
+    from common.layers import prelu_form
     from models.facemesh.model import AcceleratorPReLU
 
-    alpha = np.array([[[-1.6, -0.3, 0.0, 0.25, 1.0, 1.37 if steep else 0.9]]], np.float32)
-    layer = AcceleratorPReLU(alpha.shape, steep=steep)
+    alpha = np.array([[alpha]], np.float32)
+    assert prelu_form(alpha) == form
+    layer = AcceleratorPReLU(alpha.shape, form=form)
     layer.build((None, 2, 2, alpha.shape[-1]))
     layer.set_weights([alpha])
     x = np.random.default_rng(0).normal(0, 5, (3, 2, 2, alpha.shape[-1])).astype(np.float32)
     expected = np.where(x > 0, x, alpha * x)
     np.testing.assert_allclose(np.asarray(layer(x)), expected, atol=1e-5)
+
+
+def test_union_same_scale_ranges_widens_maximum_groups(tmp_path):
+    """max(x, a * x) after an ADD: x keeps its calibrated range (not the PReLU output's)."""
+    import keras
+
+    from common.layers import AcceleratorPReLU
+    from common.quantize import quantize_int8
+    from common.representative import representative_dataset
+    from common.same_scale import union_same_scale_ranges
+    from common.tflite import op_names, read_graph
+
+    inputs = keras.Input((4, 4, 2))
+    x = keras.layers.Add()([inputs, keras.layers.Conv2D(2, 1)(inputs)])
+    prelu = AcceleratorPReLU((1, 1, 2), form="max")
+    model = keras.Model(inputs, keras.layers.Conv2D(2, 1)(prelu(x)))
+    prelu.set_weights([np.array([[[0.1, 0.2]]], np.float32)])
+    calib = np.random.default_rng(0).normal(0, 3, (32, 4, 4, 2)).astype(np.float32)
+
+    def add_output_low(path) -> float:
+        graph = read_graph(path).subgraphs[0]
+        add = graph.operators[op_names(path).index("ADD")]
+        q = graph.tensors[add.outputs[0]].quantization
+        return float(q.scale[0] * (-128 - q.zeroPoint[0]))
+
+    plain = quantize_int8(model, representative_dataset(calib), tmp_path / "plain.tflite")
+    low_plain = add_output_low(plain)
+    with union_same_scale_ranges():
+        union = quantize_int8(model, representative_dataset(calib), tmp_path / "union.tflite")
+    low_union = add_output_low(union)
+    assert low_union < low_plain  # the residual sum is no longer clipped to the PReLU output's range
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +153,7 @@ def test_keras_graph_matches_mediapipe_tflite(keras_facemesh):
     from models.facemesh.train import import_check
 
     model, path = keras_facemesh
-    assert [tuple(o.shape[1:]) for o in model.outputs] == [(468, 3), (1,)]
+    assert [tuple(o.shape[1:]) for o in model.outputs] == [(1, 1, 1404), (1, 1, 1)]  # no RESHAPE ops
     layer_types = {type(layer).__name__ for layer in model.layers}
     assert "PReLU" not in layer_types and "AcceleratorPReLU" in layer_types
     check = import_check(model, path, n=2, seed=1)
@@ -217,7 +254,10 @@ def test_make_facemesh_tflite_end_to_end(tmp_path, repo):
     assert set(report["tensor_types"]) <= {"INT8", "INT32"}
     assert all(d["dtype"] == "int8" for d in report["inputs"] + report["outputs"])
     assert set(report["cpu_ops"]) <= {"MAX_POOL_2D", "PAD"}
-    assert "PRELU" not in {o["op"] for o in report["ops"]}
+    ops = {o["op"]: o["count"] for o in report["ops"]}
+    assert "PRELU" not in ops and "RESHAPE" not in ops
+    # 23 PReLUs: 18 with every alpha <= 1 as MUL + MAXIMUM, 5 mixed as MINIMUM + MUL + ADD; 20 residual ADDs
+    assert (ops["ADD"], ops["MUL"], ops["MAXIMUM"], ops["MINIMUM"]) == (25, 23, 18, 5)
     assert report["float_keras_vs_mediapipe_all_faces"]["landmarks_max_abs_diff_px"] <= 0.05
     assert report["float_keras_vs_mediapipe_all_faces"]["n"] == 43
     int8 = report["int8_vs_mediapipe_float"]
@@ -229,7 +269,7 @@ def test_make_facemesh_tflite_end_to_end(tmp_path, repo):
     assert orl["ours_int8"]["n"] == orl["efinix_int8"]["n"] == 20
     assert orl["ours_int8"]["nme"] < orl["efinix_int8"]["nme"]
     assert all(report["must_show"].values()), report["must_show"]
-    flag = next(d for d in report["outputs"] if d["shape"] == [1, 1])
+    flag = next(d for d in report["outputs"] if np.prod(d["shape"]) == 1)
     assert (-128 - flag["zero_point"]) * flag["scale"] < -5  # int8 flag can say "no face" (negative logit)
     assert (tmp_path / "facemesh" / "landmarks.png").stat().st_size > 10_000
 

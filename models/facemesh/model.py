@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from common import env  # noqa: F401
-from common.layers import AcceleratorPReLU, ChannelPad, StaticReshape
+from common.layers import AcceleratorPReLU, ChannelPad, prelu_form
 import keras
 
 INPUT_SHAPE = (192, 192, 3)
@@ -73,8 +73,8 @@ def _layer_name(graph: TfliteGraph, tensor: int, used: set[str]) -> str:
 def build_from_tflite(path: str | os.PathLike, name: str = "facemesh"):
     """Keras functional model with the same ops and weights as the float `.tflite` at `path`.
 
-    Outputs: landmarks (N, 468, 3) in input pixels (x, y, z) and the face-flag logit (N, 1)
-    (sigmoid > 0.5: a face is present). The int8 converter lists them the other way round; tell
+    Outputs: landmarks (N, 1, 1, 1404) = 468 x (x, y, z) in input pixels and the face-flag logit
+    (N, 1, 1, 1) (sigmoid > 0.5: a face is present). The int8 converter lists them the other way round; tell
     them apart by shape (`evaluate.split_outputs`).
     """
     from ai_edge_litert import schema_py_generated as schema
@@ -118,7 +118,7 @@ def build_from_tflite(path: str | os.PathLike, name: str = "facemesh"):
             layer.set_weights([kernel, bias])
         elif op_name == "PRELU":
             alpha = const(op.inputs[1])
-            layer = AcceleratorPReLU(alpha.shape, steep=bool(np.any(alpha > 1.0)), name=lname)
+            layer = AcceleratorPReLU(alpha.shape, form=prelu_form(alpha), name=lname)
             values[out] = layer(values[op.inputs[0]])
             layer.set_weights([alpha])
         elif op_name == "ADD":
@@ -138,11 +138,9 @@ def build_from_tflite(path: str | os.PathLike, name: str = "facemesh"):
         else:
             raise NotImplementedError(f"{path}: op {op_name} has no Keras counterpart here")
 
-    raw_landmarks, raw_flag = (values[i] for i in sg.outputs)
-    n_coords = int(np.prod(raw_landmarks.shape[1:]))
-    landmarks = StaticReshape((n_coords // 3, 3), name="landmarks")(raw_landmarks)
-    flag = StaticReshape((1,), name="face_flag")(raw_flag)
-    return keras.Model(inputs, [landmarks, flag], name=name)
+    # The outputs stay as MediaPipe shapes them, (N, 1, 1, 1404) and (N, 1, 1, 1): a reshape would
+    # be a RESHAPE op that only relabels memory (`evaluate.split_outputs` does it on the host).
+    return keras.Model(inputs, [values[i] for i in sg.outputs], name=name)
 
 
 def build_model(tflite_path: str | os.PathLike | None = None):

@@ -17,6 +17,7 @@ import numpy as np
 
 from common import env  # noqa: F401
 from common.quantize import quantize_cli, quantize_int8
+from common.same_scale import union_same_scale_ranges
 from common.representative import DEFAULT_N, DEFAULT_SEED, representative_dataset, sample_features
 from common.training import load_model
 from models.facemesh.data import add_source_args, augment_crops, load_dataset
@@ -38,11 +39,12 @@ def quantize(
     crops = load_dataset(data_dir, split, tfds_data_dir=tfds_data_dir)
     images = np.concatenate([augment_crops(crops.images, seed), crops.whole_images])
     (calibration,) = sample_features(images, n, seed)
-    return quantize_int8(model, representative_dataset(calibration), out_path,
-                         metadata={"calibration_n": len(calibration), "calibration_seed": seed,
-                                   "calibration_split": split, "calibration_faces": len(crops),
-                                   "calibration_images": crops.sources,
-                                   "calibration_augmentation": "mirror + brightness/contrast jitter; + whole photos"})
+    with union_same_scale_ranges():  # max(x, alpha * x) must not clip x (common/same_scale.py)
+        return quantize_int8(model, representative_dataset(calibration), out_path,
+                             metadata={"calibration_n": len(calibration), "calibration_seed": seed,
+                                       "calibration_split": split, "calibration_faces": len(crops),
+                                       "calibration_images": crops.sources,
+                                       "calibration_augmentation": "mirror + brightness/contrast jitter; + whole photos"})
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,227 @@
+"""Headless Efinix TinyML Generator: run its model analyzer (`bin/tflite`) on a `.tflite` and write
+what the GUI writes: `tinyml_core<id>_define.v` (accelerator configuration for the RTL) and
+`<name>_model_data.cc/.h` (the model as a C array, `common.deploy.write_c_array`).
+
+    python -m common.efinix_generator --tflite build/facemesh/model.tflite --name facemesh \\
+        --out build/facemesh/efinix [--analyzer PATH] [--axi-dw 128] [--modes "ADD=DISABLE MUL=LITE"]
+
+The analyzer comes from --analyzer or $EFINIX_TFLITE_BIN (Efinix-Inc/tinyml, tools/tinyml_generator/bin/tflite).
+The GUI's rules (tools/tinyml_generator/tinyml_generator.py): an accelerator the analyzer reports
+unused is "DISABLE", a used one "STANDARD" unless overridden; FIFO depths, count depth and FC node
+counts are the analyzer's; the cache depth is rounded to a power of two and clamped to 512..16384;
+the cache is disabled when no accelerator is STANDARD. Keys and their order follow the shipped
+define files (`example_defines/`), with `RS_MODE` (the RTL's name) for reshape.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from common.atomic import atomic_path
+
+ANALYZER_ENV = "EFINIX_TFLITE_BIN"
+AXI_DW_CHOICES = (32, 64, 128, 256, 512)
+PARALLEL_MAX = 128  # the GUI's spin-box limit
+CACHE_DEPTH_MIN, CACHE_DEPTH_MAX = 512, 16384
+LITE_PARALLEL, LITE_AW = 4, 7  # GUI defaults, written as is
+# Accelerator -> its modes, first = what a used accelerator gets. Source: the `combo` lists of the
+# GUI's params table (ADD/FC/MUL/MIN_MAX/CONV_DEPTHW have LITE, LR has not); reshape is not in that
+# revision and no shipped define file uses LITE for it, so RS has STANDARD/DISABLE only.
+ACCELERATORS: dict[str, tuple[str, ...]] = {
+    "CONV_DEPTHW": ("STANDARD", "LITE", "DISABLE"),
+    "ADD": ("STANDARD", "LITE", "DISABLE"),
+    "LR": ("STANDARD", "DISABLE"),
+    "FC": ("STANDARD", "LITE", "DISABLE"),
+    "MUL": ("STANDARD", "LITE", "DISABLE"),
+    "MIN_MAX": ("STANDARD", "LITE", "DISABLE"),
+    "RS": ("STANDARD", "DISABLE"),
+}
+ANALYZER_MODE_KEYS = {"CONV_DEPTHW": "conv_depthw_mode", "ADD": "add_mode", "LR": "lr_mode", "FC": "fc_mode",
+                      "MUL": "mul_mode", "MIN_MAX": "min_max_mode", "RS": "reshape_mode"}
+ANALYZER_KEYS = (*ANALYZER_MODE_KEYS.values(), "conv_depthw_std_out_ch_fifo_a", "conv_depthw_std_filter_fifo_a",
+                 "conv_depthw_std_cnt_dth", "fc_max_in_node", "fc_max_out_node", "tinyml_cache", "cache_depth")
+
+
+class GeneratorError(Exception):
+    """A user error (bad option, missing analyzer) or an analyzer failure: one line for the CLI."""
+
+
+@dataclass(frozen=True)
+class GeneratorOptions:
+    axi_dw: int = 128
+    in_parallel: int = 8
+    out_parallel: int = 4
+    core: int = 0
+    modes: dict[str, str] = field(default_factory=dict)  # accelerator -> mode overrides
+
+    def validate(self) -> None:
+        if self.axi_dw not in AXI_DW_CHOICES:
+            raise GeneratorError(f"AXI_DW {self.axi_dw} is not one of {', '.join(map(str, AXI_DW_CHOICES))}")
+        in_max = min(PARALLEL_MAX, self.axi_dw // 8)  # the GUI caps IN_PARALLEL at AXI_DW / 8
+        if not 1 <= self.in_parallel <= in_max:
+            raise GeneratorError(f"IN_PARALLEL {self.in_parallel} is outside 1..{in_max} (AXI_DW {self.axi_dw} / 8)")
+        if not 1 <= self.out_parallel <= PARALLEL_MAX:
+            raise GeneratorError(f"OUT_PARALLEL {self.out_parallel} is outside 1..{PARALLEL_MAX}")
+        if self.core < 0:
+            raise GeneratorError(f"core id {self.core} is negative")
+        for name, mode in self.modes.items():
+            if name not in ACCELERATORS:
+                raise GeneratorError(f"unknown accelerator {name!r} in modes; known: {', '.join(ACCELERATORS)}")
+            if mode not in ACCELERATORS[name]:
+                raise GeneratorError(f"{name} has no mode {mode!r}; choose one of {', '.join(ACCELERATORS[name])}")
+
+
+def parse_modes(text: str) -> dict[str, str]:
+    """"ADD=DISABLE MUL=LITE" (spaces or commas) -> {"ADD": "DISABLE", "MUL": "LITE"}."""
+    modes = {}
+    for item in re.split(r"[\s,]+", text.strip()):
+        if not item:
+            continue
+        name, sep, mode = item.partition("=")
+        if not sep or not name or not mode:
+            raise GeneratorError(f"mode override {item!r} is not NAME=MODE (e.g. ADD=DISABLE)")
+        name = name.upper().removesuffix("_MODE")
+        modes["RS" if name == "RESHAPE" else name] = mode.upper()
+    return modes
+
+
+def run_analyzer(analyzer: str | os.PathLike, tflite: str | os.PathLike, options: GeneratorOptions) -> dict[str, int]:
+    """The analyzer's `key:value` block (between the two `=====` lines of its stderr) as ints."""
+    if not Path(tflite).is_file():
+        raise GeneratorError(f"no .tflite file at {tflite}")
+    if not (Path(analyzer).is_file() and os.access(analyzer, os.X_OK)):
+        raise GeneratorError(f"analyzer {analyzer} is not an executable file (set {ANALYZER_ENV})")
+    args = [str(analyzer), str(tflite), str(options.in_parallel), str(options.out_parallel), str(options.axi_dw)]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    values, inside = {}, False
+    for line in proc.stderr.splitlines():
+        if line.startswith("===="):
+            inside = not inside
+        elif inside and ":" in line:
+            key, _, value = line.partition(":")
+            values[key.strip()] = int(value.strip())
+    missing = [k for k in ANALYZER_KEYS if k not in values]
+    if proc.returncode != 0 or missing:
+        lines = [l for l in (proc.stderr + proc.stdout).splitlines() if l.strip() and not re.fullmatch(r"\w+:\d+", l)]
+        detail = next((l for l in lines if "find op" in l), lines[-1] if lines else "no output")
+        raise GeneratorError(f"analyzer failed on {tflite} (exit status {proc.returncode}): {detail.strip()}")
+    return values
+
+
+def cache_depth(value: int) -> int:
+    """The GUI's rounding: nearest power of two, clamped to 512..16384."""
+    depth = 2 ** round(math.log2(value)) if value > 0 else CACHE_DEPTH_MIN
+    return min(max(depth, CACHE_DEPTH_MIN), CACHE_DEPTH_MAX)
+
+
+def configure(analysis: dict[str, int], options: GeneratorOptions) -> list[tuple[str, int | str]]:
+    """The define entries (name without the TML_C<id>_ prefix, value) in the shipped files' order."""
+    options.validate()
+    modes = {name: ACCELERATORS[name][0] if analysis[key] else "DISABLE" for name, key in ANALYZER_MODE_KEYS.items()}
+    modes.update(options.modes)
+    cache = "ENABLE" if analysis["tinyml_cache"] and "STANDARD" in modes.values() else "DISABLE"
+    return [
+        ("AXI_DW", options.axi_dw),
+        ("CONV_DEPTHW_MODE", modes["CONV_DEPTHW"]),
+        ("CONV_DEPTHW_STD_IN_PARALLEL", options.in_parallel),
+        ("CONV_DEPTHW_STD_OUT_PARALLEL", options.out_parallel),
+        ("CONV_DEPTHW_STD_OUT_CH_FIFO_A", analysis["conv_depthw_std_out_ch_fifo_a"]),
+        ("CONV_DEPTHW_STD_FILTER_FIFO_A", analysis["conv_depthw_std_filter_fifo_a"]),
+        ("CONV_DEPTHW_STD_CNT_DTH", analysis["conv_depthw_std_cnt_dth"]),
+        ("CONV_DEPTHW_LITE_PARALLEL", LITE_PARALLEL),
+        ("CONV_DEPTHW_LITE_AW", LITE_AW),
+        ("ADD_MODE", modes["ADD"]),
+        ("LR_MODE", modes["LR"]),
+        ("FC_MODE", modes["FC"]),
+        ("FC_MAX_IN_NODE", analysis["fc_max_in_node"]),
+        ("FC_MAX_OUT_NODE", analysis["fc_max_out_node"]),
+        ("MUL_MODE", modes["MUL"]),
+        ("MIN_MAX_MODE", modes["MIN_MAX"]),
+        ("RS_MODE", modes["RS"]),
+        ("TINYML_CACHE", cache),
+        ("CACHE_DEPTH", cache_depth(analysis["cache_depth"])),
+    ]
+
+
+def format_defines(entries: list[tuple[str, int | str]], core: int = 0) -> str:
+    """One `` `define TML_C<core>_<NAME>\\t<value> `` line per entry; strings quoted."""
+    return "".join(f'`define TML_C{core}_{name}\t{value if isinstance(value, int) else chr(34) + value + chr(34)}\n'
+                   for name, value in entries)
+
+
+def read_defines(path: str | os.PathLike) -> dict[str, int | str]:
+    """A define file back as {NAME: value} (prefix dropped, quotes removed; tab or space separated)."""
+    values: dict[str, int | str] = {}
+    for line in Path(path).read_text().splitlines():
+        m = re.fullmatch(r"`define TML_C\d+_(\w+)\s+(\"?)([^\"]*)\2\s*", line)
+        if m:
+            values[m.group(1)] = m.group(3) if m.group(2) else int(m.group(3))
+    return values
+
+
+def define_filename(core: int) -> str:
+    return f"tinyml_core{core}_define.v"
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    if path.is_file() and path.read_text() == text:
+        return  # keep the timestamp: `make` then sees nothing new
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def generate(tflite: str | os.PathLike, out_dir: str | os.PathLike, name: str, analyzer: str | os.PathLike | None,
+             options: GeneratorOptions = GeneratorOptions()) -> list[Path]:
+    """Validate, analyse, then write the define file and the C array into `out_dir` (nothing is
+    written if any step fails)."""
+    from common.deploy import write_c_array
+
+    options.validate()
+    analyzer = analyzer or os.environ.get(ANALYZER_ENV)
+    if not analyzer:
+        raise GeneratorError(f"{ANALYZER_ENV} is not set: point it at the Efinix TinyML Generator's analyzer "
+                             "(tools/tinyml_generator/bin/tflite)")
+    entries = configure(run_analyzer(analyzer, tflite, options), options)
+    out_dir = Path(out_dir)
+    define = out_dir / define_filename(options.core)
+    _write_if_changed(define, format_defines(entries, options.core))
+    header, source = write_c_array(tflite, out_dir, name, symbol_prefix="")
+    return [define, source, header]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tflite", required=True)
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--name", help="C array / file name prefix (default: the .tflite's stem)")
+    parser.add_argument("--analyzer", help=f"the analyzer binary (default: ${ANALYZER_ENV})")
+    parser.add_argument("--axi-dw", default="128")
+    parser.add_argument("--in-parallel", default="8")
+    parser.add_argument("--out-parallel", default="4")
+    parser.add_argument("--core", default="0", help="CPU/core id: TML_C<id>_ and tinyml_core<id>_define.v")
+    parser.add_argument("--modes", default="", help='mode overrides, e.g. "ADD=DISABLE MUL=LITE"')
+    args = parser.parse_args(argv)
+    try:
+        numbers = {}
+        for opt in ("axi_dw", "in_parallel", "out_parallel", "core"):
+            value = getattr(args, opt)
+            if not re.fullmatch(r"-?\d+", value.strip()):
+                raise GeneratorError(f"{opt.upper()} {value!r} is not an integer")
+            numbers[opt] = int(value)
+        options = GeneratorOptions(**numbers, modes=parse_modes(args.modes))
+        name = args.name or Path(args.tflite).stem
+        paths = generate(args.tflite, args.out, name, args.analyzer, options)
+    except GeneratorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    print(f"wrote {', '.join(map(str, paths))}")
+
+
+if __name__ == "__main__":
+    main()
