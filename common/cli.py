@@ -12,6 +12,17 @@ from typing import Callable, Sequence
 EXIT_USER_ERROR = 2
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with the zoo's error format: one `error: ...` line (no usage block), exit status 2."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(EXIT_USER_ERROR, f"error: {message} (see {self.prog} --help)\n")
+
+
 class UserError(Exception):
     """A problem the user can fix (bad argument, unusable output path): printed as one line."""
 

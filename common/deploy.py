@@ -6,7 +6,6 @@ for bit-exactness checks on the target, the accelerator coverage report and the 
 """
 from __future__ import annotations
 
-import argparse
 import os
 import re
 from pathlib import Path
@@ -14,7 +13,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from common.atomic import atomic_path, write_json
+from common.atomic import atomic_path
+from common.cli import ArgumentParser, positive_int
 from common.tflite import EFINIX_ACCELERATED_OPS, TFLMRunner, list_ops
 
 BYTES_PER_LINE = 12
@@ -40,10 +40,40 @@ def _write_text(path: Path, text: str) -> Path:
     return path
 
 
+def write_kit(out_dir: str | os.PathLike, files: dict[str, str | bytes], last: str | None = None) -> list[Path]:
+    """Write every file of a kit, all or none: each goes to a temp file beside its target, and only
+    when all are written are they renamed into place (`last`, the file Make watches, at the very end:
+    an ExitStack commits in reverse order)."""
+    import contextlib
+
+    out_dir = Path(out_dir)
+    order = sorted(files, key=lambda f: f != last)
+    with contextlib.ExitStack() as stack:
+        for filename in order:
+            tmp = stack.enter_context(atomic_path(out_dir / filename))
+            content = files[filename]
+            tmp.write_bytes(content.encode() if isinstance(content, str) else content)
+    return [out_dir / f for f in files]
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
 def write_c_array(tflite_path: str | os.PathLike, out_dir: str | os.PathLike, name: str,
                   symbol_prefix: str = "g_") -> tuple[Path, Path]:
     """`<name>_model_data.h/.cc`: a 16-byte aligned `const unsigned char` array and its length, named
     `<symbol_prefix><name>_model_data[_len]` (TFLM's `g_`; "" for the Efinix generator's names)."""
+    header, source = write_kit(out_dir, c_array_files(tflite_path, name, symbol_prefix))
+    return header, source
+
+
+def c_array_files(tflite_path: str | os.PathLike, name: str, symbol_prefix: str = "g_") -> dict[str, str]:
+    """The contents of `<name>_model_data.h` and `.cc` (see `write_c_array`)."""
     data = np.frombuffer(Path(tflite_path).read_bytes(), dtype=np.uint8)
     ident = c_identifier(name)
     header_name = f"{name}_model_data.h"
@@ -63,8 +93,7 @@ def write_c_array(tflite_path: str | os.PathLike, out_dir: str | os.PathLike, na
         f"{_format_values(data, '0x{:02x}')}\n}};\n"
         f"const unsigned int {symbol_prefix}{ident}_model_data_len = {len(data)};\n"
     )
-    out_dir = Path(out_dir)
-    return _write_text(out_dir / header_name, header), _write_text(out_dir / f"{name}_model_data.cc", source)
+    return {header_name: header, f"{name}_model_data.cc": source}
 
 
 def _c_array_decl(ident: str, array: np.ndarray, ctype: str) -> str:
@@ -80,17 +109,25 @@ def _c_header(filename: str, comment: str, body: str) -> str:
 def write_golden_vectors(
     tflite_path: str | os.PathLike, inputs: Sequence[np.ndarray], out_dir: str | os.PathLike, name: str
 ) -> dict[str, Any]:
+    """Golden vectors of real samples (see `golden_files`), written as C headers and `.npy`."""
+    files, info = golden_files(tflite_path, inputs, name)
+    write_kit(out_dir, files)
+    return {k: [str(Path(out_dir) / f) for f in v] if isinstance(v, list) else
+            (str(Path(out_dir) / v) if k.endswith("header") else v) for k, v in info.items()}
+
+
+def golden_files(tflite_path: str | os.PathLike, inputs: Sequence[np.ndarray], name: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Quantize real float samples exactly as the runners do, run them through TensorFlow Lite
-    Micro one at a time (batch 1, as on the target) and store int8 inputs and outputs as C headers
-    and `.npy`: the outputs are what TFLM on the device must reproduce bit for bit."""
+    Micro one at a time (batch 1, as on the target): int8 inputs and outputs as C headers and `.npy`
+    contents (the outputs are what TFLM on the device must reproduce bit for bit), and an index."""
     runner = TFLMRunner(tflite_path)
     q_inputs = [runner.quantize(x, d) for x, d in zip(inputs, runner.inputs)]
     n = len(q_inputs[0])
     q_outputs = runner.run_quantized(q_inputs)
 
-    out_dir = Path(out_dir)
     ident = c_identifier(name)
-    files: dict[str, Any] = {"n": n, "inputs": [], "outputs": []}
+    files: dict[str, Any] = {}
+    info: dict[str, Any] = {"n": n, "inputs": [], "outputs": []}
     for kind, arrays, details in (("input", q_inputs, runner.inputs), ("output", q_outputs, runner.outputs)):
         body = f"#define QUANT_{ident.upper()}_{kind.upper()}_COUNT {n}\n\n"
         for k, (array, d) in enumerate(zip(arrays, details)):
@@ -98,15 +135,37 @@ def write_golden_vectors(
             scale, zero_point = d["quantization"]
             body += f"// scale {scale!r}, zero point {zero_point}, shape {list(array.shape)}\n"
             body += _c_array_decl(f"quant_{ident}_{kind}{suffix}", array, "int8_t" if array.dtype == np.int8 else "int32_t")
-            npy = out_dir / f"golden_{kind}{suffix}.npy"
-            with atomic_path(npy) as tmp:
-                np.save(tmp, array)
-            files[f"{kind}s"].append(str(npy))
-        header = out_dir / f"quant_{name}_{kind}.h"
+            npy = f"golden_{kind}{suffix}.npy"
+            files[npy] = _npy_bytes(array)
+            info[f"{kind}s"].append(npy)
+        header = f"quant_{name}_{kind}.h"
         what = "int8 inputs exactly as the runner quantizes them" if kind == "input" else "expected int8 outputs from TensorFlow Lite Micro"
-        _write_text(header, _c_header(header.name, f"{name}: {n} golden samples, {what}.", body))
-        files[f"{kind}_header"] = str(header)
-    return files
+        files[header] = _c_header(header, f"{name}: {n} golden samples, {what}.", body)
+        info[f"{kind}_header"] = header
+    return files, info
+
+
+def read_golden_inputs(golden: str | os.PathLike, tflite_path: str | os.PathLike, n: int) -> list[np.ndarray]:
+    """The first `n` samples of a `golden_inputs.npz`, refused unless they fit the model's inputs."""
+    from common.tflite import Runner
+
+    golden = Path(golden)
+    if not golden.is_file():
+        raise FileNotFoundError(f"no golden inputs file at {golden} (written by `make <model>.tflite`)")
+    try:
+        with np.load(golden) as saved:
+            keys = sorted(saved.files, key=lambda s: int(s.split("_")[-1]))
+            inputs = [np.asarray(saved[k][:n]) for k in keys]
+    except (OSError, ValueError, KeyError) as exc:
+        raise ValueError(f"{golden} is not a golden_inputs.npz ({exc})") from exc
+    expected = [tuple(int(v) for v in d["shape"][1:]) for d in Runner(tflite_path).inputs]
+    got = [tuple(x.shape[1:]) for x in inputs]
+    if got != expected:
+        raise ValueError(f"{golden} holds samples of shape {got}, but {Path(tflite_path).name} takes {expected}: "
+                         "golden inputs of another model?")
+    if not inputs or len(inputs[0]) == 0:
+        raise ValueError(f"{golden} holds no samples")
+    return inputs
 
 
 def accelerator_report(tflite_path: str | os.PathLike, name: str) -> tuple[dict, str]:
@@ -132,19 +191,26 @@ def deploy(
     golden_n: int = 8,
     latency_runs: int = 100,
 ) -> dict[str, Any]:
+    """Check every input, compute the whole kit, then write it all or nothing (`write_kit`)."""
     from common.profile import latency_ms, profile_tflite, tflm_invoke_ms
-    from common.tflite import tflm_arena_bytes, tflm_recorded_arena_bytes
+    from common.tflite import Runner, tflm_arena_bytes, tflm_recorded_arena_bytes
+
+    if golden_n < 1 or latency_runs < 1:
+        raise ValueError(f"golden_n and latency_runs must be >= 1 (got {golden_n}, {latency_runs})")
+    if not c_identifier(name).isidentifier():
+        raise ValueError(f"--name {name!r} does not make a C identifier")
+    Runner(tflite_path)  # a missing or non-tflite file is refused here, before anything is written
+    inputs = read_golden_inputs(golden, tflite_path, golden_n) if golden else None
 
     out_dir = Path(out_dir)
-    header, source = write_c_array(tflite_path, out_dir, name)
-    result: dict[str, Any] = {"c_header": str(header), "c_source": str(source)}
-    if golden:
-        with np.load(golden) as saved:
-            inputs = [saved[k][:golden_n] for k in sorted(saved.files, key=lambda s: int(s.split("_")[-1]))]
-        result["golden"] = write_golden_vectors(tflite_path, inputs, out_dir, name)
+    files: dict[str, Any] = dict(c_array_files(tflite_path, name))
+    result: dict[str, Any] = {"c_header": str(out_dir / f"{name}_model_data.h"),
+                              "c_source": str(out_dir / f"{name}_model_data.cc")}
+    if inputs is not None:
+        golden_contents, info = golden_files(tflite_path, inputs, name)
+        files.update(golden_contents)
+        result["golden"] = info
     accel, markdown = accelerator_report(tflite_path, name)
-    write_json(out_dir / "accelerator.json", accel)
-    _write_text(out_dir / "accelerator.md", markdown)
     profile = profile_tflite(tflite_path)
     profile["tflm_arena_bytes"] = tflm_arena_bytes(tflite_path)
     profile["tflm_recorded_allocation_bytes"] = tflm_recorded_arena_bytes(tflite_path)
@@ -154,20 +220,31 @@ def deploy(
         from common.training import load_model
 
         profile["params"] = int(load_model(float_model).count_params())
-    write_json(out_dir / "profile.json", profile)
+    files["accelerator.json"] = _json_text(accel)
+    files["accelerator.md"] = markdown
+    files["profile.json"] = _json_text(profile)
+    write_kit(out_dir, files, last=f"{name}_model_data.cc")
     result.update({"accelerator": accel, "profile": {k: v for k, v in profile.items() if k != "layers"}})
     return result
 
 
+def _json_text(obj: Any) -> str:
+    import json
+
+    from common.atomic import _json_default
+
+    return json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n"
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument("--tflite", required=True)
     parser.add_argument("--name", required=True, help="C identifier stem, e.g. resnet_cifar")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--golden", help="golden_inputs.npz written by validation (float, preprocessed)")
-    parser.add_argument("--golden-n", type=int, default=8)
+    parser.add_argument("--golden-n", type=positive_int, default=8, help="golden samples (default 8)")
     parser.add_argument("--float-model", help=".keras model, for the parameter count")
-    parser.add_argument("--latency-runs", type=int, default=100)
+    parser.add_argument("--latency-runs", type=positive_int, default=100, help="LiteRT latency repetitions")
     args = parser.parse_args(argv)
     result = deploy(args.tflite, args.name, args.out, args.golden, args.float_model, args.golden_n, args.latency_runs)
     print(f"{args.name}: {result['c_source']}, accelerator {result['accelerator']['accelerated']}/"
@@ -177,4 +254,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from common.cli import run
+
+    run(main)

@@ -116,12 +116,10 @@ def quantize_int8(
 
 def quantize_cli(description: str | None, calibration_n: int, calibration_help: str = "calibration samples"):
     """The argument parser every model's `quantize` CLI starts from: --model, --out, --calibration-n, --seed."""
-    import argparse
-
-    from common.cli import output_file, positive_int
+    from common.cli import ArgumentParser, output_file, positive_int
     from common.representative import DEFAULT_SEED
 
-    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=description)
     parser.add_argument("--model", required=True, help="float .keras model to quantize")
     parser.add_argument("--out", required=True, type=output_file, help="int8 .tflite to write")
     parser.add_argument("--calibration-n", type=positive_int, default=calibration_n, help=calibration_help)

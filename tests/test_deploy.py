@@ -95,3 +95,58 @@ def test_deploy_and_zoo_report_have_no_empty_cells(tiny, tmp_path):
     row = next(line for line in md.splitlines() if line.startswith("| resnet_cifar"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert len(cells) == len(COLUMNS) + 1 and all(c and c != "n/a" for c in cells)
+
+
+def _deploy_cli(tmp_path, *args):
+    import os
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "common.deploy", *args], capture_output=True, text=True,
+                          cwd=os.path.dirname(os.path.dirname(__file__)))
+
+
+def test_deploy_refuses_bad_input_before_writing_anything(tiny, tmp_path):
+    """Junk instead of a .tflite, golden inputs of another model, --golden-n/--latency-runs < 1:
+    one error line, exit 2, and the output folder stays empty."""
+    model, tflite, calib = tiny
+    junk = tmp_path / "x.tflite"
+    junk.write_bytes(b"not a flatbuffer at all" * 10)
+    other = tmp_path / "other_golden.npz"
+    np.savez(other, input_0=np.zeros((4, 32, 32, 3), np.float32))
+    good = tmp_path / "golden.npz"
+    np.savez(good, input_0=calib[:4])
+    cases = [
+        ["--tflite", str(junk), "--name", "x"],
+        ["--tflite", str(tflite), "--name", "x", "--golden", str(other)],
+        ["--tflite", str(tflite), "--name", "x", "--golden", str(good), "--golden-n", "-1"],
+        ["--tflite", str(tflite), "--name", "x", "--latency-runs", "0"],
+    ]
+    for k, args in enumerate(cases):
+        out = tmp_path / f"kit{k}"
+        run = _deploy_cli(tmp_path, *args, "--out", str(out))
+        assert run.returncode == 2, (args, run.stderr)
+        assert run.stderr.strip().count("\n") == 0 and "error" in run.stderr and "Traceback" not in run.stderr
+        assert not out.exists() or not list(out.iterdir()), args
+
+
+def test_deploy_kit_is_all_or_nothing(tiny, tmp_path, monkeypatch):
+    import common.deploy as deploy_module
+
+    model, tflite, calib = tiny
+    good = tmp_path / "golden.npz"
+    np.savez(good, input_0=calib[:4])
+    out = tmp_path / "kit"
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("killed while profiling")
+
+    monkeypatch.setattr("common.profile.tflm_invoke_ms", broken)
+    with pytest.raises(RuntimeError):
+        deploy_module.deploy(tflite, "tiny", out, golden=good, latency_runs=2)
+    assert not out.exists() or not list(out.iterdir())  # no C array without its profile
+    monkeypatch.undo()
+    deploy_module.deploy(tflite, "tiny", out, golden=good, latency_runs=2, golden_n=3)
+    names = {p.name for p in out.iterdir()}
+    assert {"tiny_model_data.cc", "tiny_model_data.h", "profile.json", "accelerator.md", "accelerator.json",
+            "quant_tiny_input.h", "quant_tiny_output.h", "golden_input.npy", "golden_output.npy"} == names
+    assert len(np.load(out / "golden_input.npy")) == 3
