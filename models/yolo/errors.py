@@ -6,12 +6,13 @@ from typing import Iterator
 
 from common.datasets import DatasetMissingError
 from common.images import ImageError
+from common.resume import ResumeError
 from common.weights import ChecksumError, WeightsNotFoundError
 from models.yolo.darknet import CfgError, WeightsError
 from models.yolo.tflite_import import TFLiteImportError
 
 USER_ERRORS = (CfgError, WeightsError, TFLiteImportError, ImageError, FileNotFoundError, DatasetMissingError,
-               ChecksumError, WeightsNotFoundError)
+               ChecksumError, WeightsNotFoundError, ResumeError)
 
 
 @contextlib.contextmanager
