@@ -21,10 +21,12 @@ from pathlib import Path
 import numpy as np
 
 from common import env  # noqa: F401
-from common.evaluation import as_numpy, load_predictor
+from common.cli import user_errors_as_one_line
+from common.evaluation import as_numpy, check_model_files, load_predictor, require_input_shape, require_int8_tflite
 from common.metrics import accuracy, confusion_matrix, per_class_accuracy, plot_confusion_matrix
 from common.weights import REGISTRY, fetch
 from models.mobilenet_vww.data import CLASS_NAMES, load_arrays
+from models.mobilenet_vww.model import INPUT_SHAPE
 
 MAX_TFLITE_BYTES = 300_568  # the Efinix reference mobilenetv1_person_detect.tflite
 
@@ -34,15 +36,13 @@ def resolve_model(model: str | os.PathLike) -> Path:
     return fetch(str(model)) if str(model) in REGISTRY else Path(model)
 
 
+ACCEPTED_SHAPES = ((*INPUT_SHAPE[:2], 1), (*INPUT_SHAPE[:2], 3))  # gray (ours) or RGB (MLPerf's reference)
+DATA = "96x96 images, gray (x1) or RGB (x3)"
+
+
 def input_channels(path: str | os.PathLike) -> int:
-    path = Path(path)
-    if path.suffix == ".tflite":
-        from common.tflite import Runner
-
-        return int(Runner(path).inputs[0]["shape"][-1])
-    from common.training import load_model
-
-    return int(load_model(path).input_shape[-1])
+    """1 or 3; a model of another input shape is a ModelFileError."""
+    return int(require_input_shape(path, *ACCEPTED_SHAPES, data=DATA)[-1])
 
 
 def evaluate(
@@ -110,6 +110,10 @@ def validate_artifacts(
     from common.training import load_model
     from common.validate import validate
 
+    require_int8_tflite(tflite_path)
+    check_model_files(tflite_path, ACCEPTED_SHAPES[0], float_model=keras_path, data="96x96x1 gray images")
+    if reference:
+        require_int8_tflite(resolve_model(reference), "--reference")
     split = split or ("all" if data_dir else "validation")
     data_name = Path(data_dir).name if data_dir else f"coco/2017 {split}"
     plots = Path(plots_dir) if plots_dir else None
@@ -140,6 +144,7 @@ def validate_artifacts(
     return report
 
 
+@user_errors_as_one_line()
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True,
@@ -157,6 +162,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if bool(args.float_model) != bool(args.report):
         parser.error("--float-model and --report go together")
+    check_model_files(resolve_model(args.model), *ACCEPTED_SHAPES, int8=bool(args.report), float_model=args.float_model,
+                      data=DATA)
     if args.report:
         report = validate_artifacts(args.float_model, args.model, args.report, data_dir=args.data_dir,
                                     split=args.split, tfds_dir=args.tfds_dir, reference=args.reference,
