@@ -12,10 +12,12 @@ def user_error_types() -> tuple[type[BaseException], ...]:
     """The exceptions of the zoo's library that mean bad input or missing data, not a bug."""
     from common.datasets import DatasetMissingError
     from common.evaluation import ModelFileError
+    from common.images import ImageError, LabelError
     from common.resume import ResumeError
     from common.weights import ChecksumError, WeightsNotFoundError
 
-    return (ResumeError, DatasetMissingError, ChecksumError, WeightsNotFoundError, FileNotFoundError, ModelFileError)
+    return (ResumeError, DatasetMissingError, ChecksumError, WeightsNotFoundError, FileNotFoundError, ModelFileError,
+            ImageError, LabelError)
 
 
 @contextlib.contextmanager
