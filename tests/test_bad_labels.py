@@ -102,3 +102,22 @@ def test_dscnn_kws_skips_and_lists_a_truncated_wav(tmp_path, capsys):
     assert [s["file"] for s in clips.skipped] == ["yes/b_nohash_0.wav"]
     assert "truncated" in clips.skipped[0]["error"]
     assert "yes/b_nohash_0.wav" in capsys.readouterr().err
+
+
+def test_mobilenet_vww_evaluate_lists_skipped_images(tmp_path):
+    from PIL import Image
+
+    from models.mobilenet_vww.evaluate import evaluate
+    from models.mobilenet_vww.model import build_model
+
+    (tmp_path / "images").mkdir()
+    (tmp_path / "labels").mkdir()
+    Image.fromarray(np.full((40, 60, 3), 128, np.uint8)).save(tmp_path / "images" / "a.jpg")
+    (tmp_path / "images" / "b_corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")
+    (tmp_path / "labels" / "a.txt").write_text("0 0.5 0.5 0.5 0.5\n")
+    model = tmp_path / "model.keras"
+    build_model().save(model)
+    with pytest.warns(UserWarning, match="b_corrupt.jpg"):
+        result = evaluate(model, data_dir=tmp_path)
+    assert result["n"] == 1
+    assert [s["file"].split("/")[-1] for s in result["skipped_files"]] == ["b_corrupt.jpg"]

@@ -210,6 +210,7 @@ def test_make_facemesh_tflite_end_to_end(tmp_path, repo):
     env = {**os.environ, "ZOO_SHARED_DIR": str(SHARED), "ZOO_WEIGHTS_DIR": str(SHARED / "pretrained")}
     subprocess.run(["make", f"BUILD={tmp_path}", "facemesh.tflite"], cwd=repo, check=True, env=env)
     report = json.loads((tmp_path / "facemesh" / "report.json").read_text())
+    assert isinstance(report["skipped_files"], list)  # every report lists what was skipped
     tflite = tmp_path / "facemesh" / "model.tflite"
 
     assert report["size_bytes"] == tflite.stat().st_size <= 768_792

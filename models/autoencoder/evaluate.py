@@ -193,6 +193,8 @@ def write_report(result: dict, tflite_path: str | os.PathLike, report_path: str 
         **tflite_summary(tflite_path),
         "versions": versions(),
         **{k: v for k, v in result.items() if k != "model"},
+        "skipped_files": [{"file": p["file"], "error": p["reason"]} for p in result["problems"]
+                          if p.get("action") == "skipped"],
     }
     write_json(report_path, report)
     return report

@@ -150,6 +150,7 @@ def validate_artifacts(keras_path: str | os.PathLike, tflite_path: str | os.Path
         "split": split,
         "faces_evaluated": crops.sources,
         "skipped_images": crops.skipped,
+        "skipped_files": [{"file": s["image"], "error": s["reason"]} for s in crops.skipped],
         "float_keras_vs_mediapipe_all_faces": float_all,
         "int8_vs_mediapipe_float": int8_vs_mediapipe,
         "int8_vs_keras_float": int8_vs_keras,

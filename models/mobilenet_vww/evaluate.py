@@ -25,7 +25,7 @@ from common.cli import user_errors_as_one_line
 from common.evaluation import as_numpy, check_model_files, load_predictor, require_input_shape, require_int8_tflite
 from common.metrics import accuracy, confusion_matrix, per_class_accuracy, plot_confusion_matrix
 from common.weights import REGISTRY, fetch
-from models.mobilenet_vww.data import CLASS_NAMES, load_arrays
+from models.mobilenet_vww.data import CLASS_NAMES, load_arrays, load_folder
 from models.mobilenet_vww.model import INPUT_SHAPE
 
 MAX_TFLITE_BYTES = 300_568  # the Efinix reference mobilenetv1_person_detect.tflite
@@ -57,7 +57,11 @@ def evaluate(
     model_path = resolve_model(model_path)
     color = "gray" if input_channels(model_path) == 1 else "rgb"
     split = split or ("all" if data_dir else "validation")
-    x, y = load_arrays(split, data_dir=data_dir, tfds_dir=tfds_dir, color=color)
+    if data_dir:
+        folder = load_folder(data_dir, color, split)
+        x, y, skipped = folder.x, folder.y, [{"file": f, "error": "unreadable image"} for f in folder.skipped]
+    else:
+        (x, y), skipped = load_arrays(split, tfds_dir=tfds_dir, color=color), []
     pred = as_numpy(load_predictor(model_path)(x))
     cm = confusion_matrix(y, pred, len(CLASS_NAMES))
     if confusion_png:
@@ -68,6 +72,7 @@ def evaluate(
         "data": str(data_dir) if data_dir else f"tfds coco/2017 {split}",
         "split": split,
         "n": int(len(y)),
+        "skipped_files": skipped,
         "label_counts": {name: int(c) for name, c in zip(CLASS_NAMES, np.bincount(y, minlength=2))},
         "correct": int(cm.trace()),
         "accuracy": accuracy(y, pred),
@@ -119,7 +124,8 @@ def validate_artifacts(
     plots = Path(plots_dir) if plots_dir else None
     ours = evaluate(tflite_path, data_dir=data_dir, split=split, tfds_dir=tfds_dir,
                     confusion_png=plots / "confusion_int8.png" if plots else None)
-    extra = {"eval": {k: v for k, v in ours.items() if k != "model"}, "max_tflite_bytes": MAX_TFLITE_BYTES}
+    extra = {"eval": {k: v for k, v in ours.items() if k != "model"}, "max_tflite_bytes": MAX_TFLITE_BYTES,
+             "skipped_files": ours["skipped_files"]}
     if reference:
         ref = evaluate(reference, data_dir=data_dir, split=split, tfds_dir=tfds_dir,
                        confusion_png=plots / "confusion_reference.png" if plots else None)

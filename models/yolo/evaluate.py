@@ -83,6 +83,7 @@ def validate_artifacts(
     data = load_arrays(data_dir, split=split, limit=limit)
     curves, extra = {}, {"data": data_dir or f"coco/2017 {split}", "n_images": len(data.x),
                          "n_person_boxes": int(sum(len(b) for b in data.boxes)),
+                         "skipped_files": [],  # an undecodable image or a bad label stops the run instead
                          "preprocessing": "RGB, bilinear resize to 96x96 (no antialias), pixels/255",
                          "decode": "objectness >= 0.25, NMS IoU 0.5, score = objectness x class_prob"}
 
