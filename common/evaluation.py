@@ -59,14 +59,14 @@ def input_shapes(path: str | os.PathLike) -> list[tuple[int, ...]]:
     raise ModelFileError(f"{path}: expected a .keras, .h5 or .tflite model")
 
 
-def require_input_shape(path: str | os.PathLike, *accepted: tuple[int, ...], data: str = "the data") -> tuple[int, ...]:
+def require_input_shape(path: str | os.PathLike, *accepted: tuple[int, ...], data: str = "the inputs") -> tuple[int, ...]:
     """The input shape of the model file `path` if it is one of `accepted` (per sample, e.g.
     (32, 32, 3)); otherwise a one-line ModelFileError. Call it before loading the data."""
     shapes = input_shapes(path)
     if len(shapes) != 1 or shapes[0] not in {tuple(a) for a in accepted}:
         got = " + ".join("x".join(map(str, s)) for s in shapes)
         want = " or ".join("x".join(map(str, a)) for a in accepted)
-        raise ModelFileError(f"{path} takes input {got}, but {data} is {want}: not a model for this evaluation")
+        raise ModelFileError(f"{path} takes input {got}; {data} are {want}: not a model for this evaluation")
     return shapes[0]
 
 
@@ -87,7 +87,7 @@ def load_predictor(path: str | os.PathLike):
 
 
 def check_model_files(model: str | os.PathLike, *accepted: tuple[int, ...], int8: bool = False,
-                      float_model: str | os.PathLike | None = None, data: str = "the data") -> None:
+                      float_model: str | os.PathLike | None = None, data: str = "the inputs") -> None:
     """What an evaluate CLI checks before loading data: `model` (an int8 `.tflite` when `int8`, i.e.
     when it fills `metric_int8`) and `float_model` take one of the `accepted` input shapes."""
     if int8:

@@ -37,7 +37,7 @@ def test_require_int8_refuses_a_keras_file(tmp_path):
 
 def test_require_input_shape_names_both_shapes(tiny):
     assert require_input_shape(tiny[1], (8, 8, 3)) == (8, 8, 3)
-    with pytest.raises(ModelFileError, match=r"takes input 8x8x3, but the data is 32x32x3"):
+    with pytest.raises(ModelFileError, match=r"takes input 8x8x3; the inputs are 32x32x3"):
         require_input_shape(tiny[1], (32, 32, 3))
 
 

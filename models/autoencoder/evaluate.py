@@ -26,7 +26,7 @@ from common.validate import GOLDEN_INPUTS, save_golden_inputs
 from models.autoencoder.data import Clips, load_dataset
 from models.autoencoder.features import DIMS, MACHINE_TYPE
 
-DATA = f"{DIMS}-d log-mel vectors"
+DATA = "the log-mel vectors"
 
 EVAL_SPLIT = "test"
 MAX_FPR = 0.1

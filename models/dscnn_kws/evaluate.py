@@ -31,7 +31,7 @@ from common.weights import REGISTRY, fetch
 from common.datasets import DatasetMissingError
 from models.dscnn_kws.data import CLASS_NAMES, FEATURE_SHAPE, FOLDER_HINT, Clips, DataLayoutError, load_arrays
 
-DATA = "49x10x1 MFCCs"
+DATA = "the MFCC features"
 
 EVAL_SPLIT = "test"
 

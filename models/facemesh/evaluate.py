@@ -26,7 +26,7 @@ from common.metrics.landmarks import nme_per_sample, plot_landmarks
 from models.facemesh.data import FaceCrops, add_source_args, load_dataset
 from models.facemesh.model import INPUT_SHAPE, LEFT_EYE, NUM_LANDMARKS, RIGHT_EYE
 
-DATA = "192x192x3 face crops"
+DATA = "the face crops"
 
 EVAL_SPLIT = "evaluation"
 EFINIX_REFERENCE = "efinix_face_landmark"

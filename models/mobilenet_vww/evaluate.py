@@ -37,7 +37,7 @@ def resolve_model(model: str | os.PathLike) -> Path:
 
 
 ACCEPTED_SHAPES = ((*INPUT_SHAPE[:2], 1), (*INPUT_SHAPE[:2], 3))  # gray (ours) or RGB (MLPerf's reference)
-DATA = "96x96 images, gray (x1) or RGB (x3)"
+DATA = "the VWW images"
 
 
 def input_channels(path: str | os.PathLike) -> int:
@@ -116,7 +116,7 @@ def validate_artifacts(
     from common.validate import validate
 
     require_int8_tflite(tflite_path)
-    check_model_files(tflite_path, ACCEPTED_SHAPES[0], float_model=keras_path, data="96x96x1 gray images")
+    check_model_files(tflite_path, ACCEPTED_SHAPES[0], float_model=keras_path, data="the gray VWW images")
     if reference:
         require_int8_tflite(resolve_model(reference), "--reference")
     split = split or ("all" if data_dir else "validation")

@@ -20,7 +20,7 @@ from common.metrics import accuracy, confusion_matrix, per_class_accuracy, plot_
 from models.resnet_cifar.data import CLASS_NAMES, load_arrays
 from models.resnet_cifar.model import INPUT_SHAPE
 
-DATA = "CIFAR-10 (32x32x3)"
+DATA = "CIFAR-10 images"
 
 EVAL_SPLIT = "test"
 

@@ -24,7 +24,7 @@ from models.yolo.errors import USER_ERRORS
 from models.yolo.decode import INPUT_SIZE, decode_batch, to_pixels
 
 INPUT_SHAPE = (*INPUT_SIZE, 3)
-DATA = "96x96x3 RGB images"
+DATA = "the detection images"
 
 REFERENCE = "efinix_yolo"
 
