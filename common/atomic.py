@@ -11,7 +11,11 @@ from typing import Any, Iterator
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
-    """Yield a temporary path beside `path`; it replaces `path` only if the block succeeds."""
+    """Yield a temporary path beside `path`; it replaces `path` only if the block succeeds.
+
+    The file gets the mode a plain `open()` would give it (0666 less the umask; `mkstemp` alone
+    makes it 0600) and is fsync'ed before the rename, so that a kill or power loss leaves either the
+    old file or the complete new one under `path`, never a truncated one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix, dir=path.parent)
@@ -19,10 +23,43 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, (0o777 if tmp_path.is_dir() else 0o666) & ~current_umask())
+        _fsync(tmp_path)
         os.replace(tmp_path, path)
+        _fsync(path.parent)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def current_umask() -> int:
+    """The process umask (read without changing it where /proc allows)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _fsync(path: Path) -> None:
+    if path.is_dir():
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:  # some platforms cannot open directories
+            return
+    else:
+        fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError:  # directories on some filesystems cannot be synced
+        if not path.is_dir():
+            raise
+    finally:
+        os.close(fd)
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> Path:

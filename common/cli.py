@@ -4,10 +4,14 @@ ZOO_DEBUG=1, shows the traceback instead)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import os
 import sys
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_USER_ERROR = 2
 
@@ -62,28 +66,57 @@ def output_file(text: str) -> Path:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def user_errors() -> tuple[type[BaseException], ...]:
-    """Exception types that mean bad input rather than a bug in the zoo."""
+def user_error_types() -> tuple[type[BaseException], ...]:
+    """Exception types of the zoo's library that mean bad input or missing data, not a bug."""
     from common.datasets import DatasetMissingError
     from common.efinix import EfinixCompatibilityError
+    from common.evaluation import ModelFileError
+    from common.images import ImageError, LabelError
     from common.quantize import QuantizationError
+    from common.resume import ResumeError
     from common.weights import ChecksumError, WeightsNotFoundError
 
-    return (UserError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError,
-            DatasetMissingError, ChecksumError, WeightsNotFoundError, QuantizationError,
-            EfinixCompatibilityError, ValueError)
+    return (UserError, ResumeError, DatasetMissingError, ChecksumError, WeightsNotFoundError, FileNotFoundError,
+            PermissionError, IsADirectoryError, NotADirectoryError, ModelFileError, ImageError, LabelError,
+            QuantizationError, EfinixCompatibilityError)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _debug(argv: Sequence[str] | None = None) -> bool:
+    return "--debug" in (sys.argv[1:] if argv is None else argv) or os.environ.get("ZOO_DEBUG") == "1"
+
+
+@contextlib.contextmanager
+def cli_errors(*extra: type[BaseException]) -> Iterator[None]:
+    """Turn a user error (see `user_error_types`, plus `extra`) into `error: <message>`, exit 2."""
+    try:
+        yield
+    except (*user_error_types(), *extra) as exc:
+        if _debug():
+            raise
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        raise SystemExit(EXIT_USER_ERROR) from None
+
+
+def user_errors_as_one_line(*extra: type[BaseException]) -> Callable[[F], F]:
+    """Decorate a CLI `main`: user errors (`cli_errors`) end it with one `error: ...` line."""
+    def decorate(main: F) -> F:
+        @functools.wraps(main)
+        def wrapper(*args, **kwargs):
+            with cli_errors(*extra):
+                return main(*args, **kwargs)
+        return wrapper  # type: ignore[return-value]
+    return decorate
 
 
 def run(main: Callable[[Sequence[str] | None], object], argv: Sequence[str] | None = None) -> None:
-    """Call `main(argv)`; a user error becomes `error: <message>` on stderr and exit status 2."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in args or os.environ.get("ZOO_DEBUG") == "1"
-    args = [a for a in args if a != "--debug"]
-    try:
+    """Call `main(argv)`; a user error (or a ValueError from bad data) becomes `error: <message>` on
+    stderr and exit status 2."""
+    args = [a for a in (sys.argv[1:] if argv is None else argv) if a != "--debug"]
+    if _debug(argv):
+        os.environ["ZOO_DEBUG"] = "1"
+    with cli_errors(ValueError):
         main(args)
-    except user_errors() as exc:
-        if debug:
-            raise
-        message = " ".join(str(exc).split()) or type(exc).__name__
-        print(f"error: {message}", file=sys.stderr)
-        raise SystemExit(EXIT_USER_ERROR) from None

@@ -48,8 +48,16 @@ class LabelledImage:
     boxes: np.ndarray  # (n, 5): class, cx, cy, w, h (normalised 0..1)
 
 
+class LabelError(ValueError):
+    """A YOLO label line that cannot be a box; the message names the file and line."""
+
+
 def read_yolo_labels(path: str | os.PathLike) -> np.ndarray:
-    """A YOLO label file -> (n, 5) float32 [class, cx, cy, w, h]; a missing file means no boxes."""
+    """A YOLO label file -> (n, 5) float32 [class, cx, cy, w, h]; a missing file means no boxes.
+
+    Every line must be `class cx cy w h`: five numbers, a class id that is a whole number >= 0, and
+    coordinates in 0..1 (sizes above 0). Anything else raises LabelError naming file and line, as a
+    bad box would change the labels (and the metrics) without a word."""
     path = Path(path)
     if not path.is_file():
         return np.zeros((0, 5), np.float32)
@@ -57,11 +65,26 @@ def read_yolo_labels(path: str | os.PathLike) -> np.ndarray:
     for lineno, line in enumerate(path.read_text().splitlines(), 1):
         if not line.strip():
             continue
-        parts = line.split()
-        if len(parts) < 5:
-            raise ValueError(f"{path}:{lineno}: expected 'class cx cy w h', got {line!r}")
-        rows.append([float(v) for v in parts[:5]])
+        rows.append(_parse_yolo_line(line, f"{path}:{lineno}"))
     return np.asarray(rows, np.float32).reshape(-1, 5)
+
+
+def _parse_yolo_line(line: str, where: str) -> list[float]:
+    parts = line.split()
+    if len(parts) != 5:
+        raise LabelError(f"{where}: expected 5 fields 'class cx cy w h', got {len(parts)}: {line.strip()!r}")
+    try:
+        values = [float(v) for v in parts]
+    except ValueError:
+        raise LabelError(f"{where}: non-numeric field in {line.strip()!r}") from None
+    if not all(np.isfinite(values)):
+        raise LabelError(f"{where}: NaN or infinite value in {line.strip()!r}")
+    class_id, cx, cy, w, h = values
+    if class_id < 0 or class_id != int(class_id):
+        raise LabelError(f"{where}: class id must be a whole number >= 0, got {parts[0]!r}")
+    if not (0 <= cx <= 1 and 0 <= cy <= 1 and 0 < w <= 1 and 0 < h <= 1):
+        raise LabelError(f"{where}: box 'cx cy w h' must lie in 0..1 (sizes above 0), got {' '.join(parts[1:])}")
+    return values
 
 
 def read_yolo_folder(folder: str | os.PathLike) -> list[LabelledImage]:

@@ -11,19 +11,22 @@ from common.atomic import atomic_path
 STRATEGIES = ("default", "mirrored", "multiworker")
 
 
-def standard_callbacks(workdir: str | os.PathLike, monitor: str = "val_loss") -> list:
+def standard_callbacks(workdir: str | os.PathLike, monitor: str = "val_loss", config=None) -> list:
     """Checkpoint every epoch, resume after interruption, stop on NaN, log to TensorBoard.
 
-    `BackupAndRestore` keeps the model and optimizer state of the last finished epoch in
-    `workdir/backup`; re-running the same command resumes from there. It is removed once
-    training ends normally.
+    The backup callback (`common.resume`) keeps the weights of the last finished epoch and the
+    run's configuration `config` in `workdir/backup`, written atomically; re-running the same
+    command resumes from there, another configuration is refused. It is removed once training
+    ends normally.
     """
     import keras
+
+    from common.resume import backup_callback
 
     workdir = for_this_worker(workdir)
     (workdir / "checkpoints").mkdir(parents=True, exist_ok=True)
     return [
-        keras.callbacks.BackupAndRestore(str(workdir / "backup"), delete_checkpoint=True),
+        backup_callback(workdir, config if config is not None else {}),
         keras.callbacks.ModelCheckpoint(str(workdir / "checkpoints" / "epoch_{epoch:03d}.keras")),
         keras.callbacks.ModelCheckpoint(str(workdir / "best.keras"), monitor=monitor, save_best_only=True),
         keras.callbacks.TerminateOnNaN(),
@@ -169,6 +172,7 @@ def parse_config(config_cls, argv: list[str] | None, description: str | None,
     class Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
         pass
 
+    help.setdefault("restart", "discard the resume state in --workdir and train from epoch 0")
     parser = argparse.ArgumentParser(description=description, formatter_class=Formatter)
     for f in dataclasses.fields(config_cls):
         default = getattr(defaults, f.name)
@@ -178,12 +182,49 @@ def parse_config(config_cls, argv: list[str] | None, description: str | None,
         else:
             kwargs["type"] = _arg_type(str(f.type), default)
         parser.add_argument("--" + f.name.replace("_", "-"), **kwargs)
-    return config_cls(**vars(parser.parse_args(argv)))
+    config = config_cls(**vars(parser.parse_args(argv)))
+    try:
+        check_train_config(config)
+    except ValueError as exc:
+        parser.exit(2, f"error: {exc}\n")
+    return config
+
+
+def check_train_config(config) -> None:
+    """Reject option values that cannot train (ValueError, one line naming the option): negative
+    epochs, `--epochs 0` from scratch (it would save an untrained model), batch size or steps < 1."""
+    epochs = getattr(config, "epochs", None)
+    if epochs is not None and epochs < 0:
+        raise ValueError(f"--epochs must be 0 or more, not {epochs}")
+    if epochs == 0 and getattr(config, "init", None) == "scratch":
+        raise ValueError("--epochs 0 with --init scratch would save an untrained model; give --epochs 1 or more "
+                         "(--epochs 0 means: import pretrained weights without fine-tuning)")
+    for name in ("batch_size", "steps_per_epoch", "limit"):
+        value = getattr(config, name, None)
+        if value is not None and value < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be 1 or more, not {value}")
+    learning_rate = getattr(config, "learning_rate", None)
+    if learning_rate is not None and not learning_rate > 0:
+        raise ValueError(f"--learning-rate must be above 0, not {learning_rate}")
+
+
+def prepare_run(config) -> int:
+    """First step of every model's `train(config)`, before data or weights are loaded: check the
+    options (ValueError) and the resume state in `config.workdir` (common.resume.ResumeError: another
+    configuration's or a damaged state; `config.restart` discards it). Returns the epoch training
+    resumes from (0 = from the start)."""
+    from common.resume import check_resume
+
+    check_train_config(config)
+    if getattr(config, "epochs", 0) == 0:
+        return 0  # nothing is trained: the resume state is neither read nor touched
+    return check_resume(config)
 
 
 def fit(model, train_ds, val_ds, *, epochs: int, steps_per_epoch: int | None, workdir: str | os.PathLike,
-        callbacks: list | tuple = (), monitor: str = "val_loss", **fit_kwargs):
-    """`model.fit` with the standard callbacks (checkpoints, resume, NaN stop, TensorBoard).
+        callbacks: list | tuple = (), monitor: str = "val_loss", config=None, **fit_kwargs):
+    """`model.fit` with the standard callbacks (checkpoints, resume, NaN stop, TensorBoard);
+    `config` (the run's TrainConfig) is stored with the resume state and must match to resume.
 
     Under MultiWorkerMirroredStrategy (which `model.fit` cannot drive in Keras 3) it trains with
     `fit_custom_loop` instead: same optimizer and loss, no validation or callbacks."""
@@ -204,7 +245,7 @@ def fit(model, train_ds, val_ds, *, epochs: int, steps_per_epoch: int | None, wo
         validation_data=val_ds,
         epochs=epochs,
         steps_per_epoch=steps_per_epoch,
-        callbacks=standard_callbacks(workdir, monitor=monitor) + list(callbacks),
+        callbacks=standard_callbacks(workdir, monitor=monitor, config=config) + list(callbacks),
         verbose=2 if os.environ.get("CI") else 1,
         **fit_kwargs,
     )

@@ -264,6 +264,7 @@ def test_make_dscnn_kws_end_to_end(repo, tmp_path):
     tflite = tmp_path / "dscnn_kws" / "model.tflite"
     check_deploy_kit(tmp_path, "dscnn_kws")
     report = json.loads((tmp_path / "dscnn_kws" / "report.json").read_text())
+    assert isinstance(report["skipped_files"], list)  # every report lists what was skipped
 
     assert set(tensor_types(tflite)) <= {"INT8", "INT32"} and report["all_int8"]
     runner = Runner(tflite)

@@ -247,6 +247,7 @@ def test_make_facemesh_tflite_end_to_end(tmp_path, repo):
     env = {**os.environ, "ZOO_SHARED_DIR": str(SHARED), "ZOO_WEIGHTS_DIR": str(SHARED / "pretrained")}
     subprocess.run(["make", f"BUILD={tmp_path}", "facemesh.cc"], cwd=repo, check=True, env=env)
     report = json.loads((tmp_path / "facemesh" / "report.json").read_text())
+    assert isinstance(report["skipped_files"], list)  # every report lists what was skipped
     tflite = tmp_path / "facemesh" / "model.tflite"
     check_deploy_kit(tmp_path, "facemesh")
 

@@ -131,6 +131,7 @@ def test_make_resnet_cifar_end_to_end(repo, tmp_path):
     tflite = tmp_path / "a" / "resnet_cifar" / "model.tflite"
     check_deploy_kit(tmp_path / "a", "resnet_cifar")
     report = json.loads((tmp_path / "a" / "resnet_cifar" / "report.json").read_text())
+    assert isinstance(report["skipped_files"], list)  # every report lists what was skipped
 
     assert set(tensor_types(tflite)) <= {"INT8", "INT32"} and report["all_int8"]
     runner = Runner(tflite)

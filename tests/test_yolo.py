@@ -435,6 +435,7 @@ def test_make_yolo_end_to_end(repo, tmp_path):
     tflite = build / "model.tflite"
     check_deploy_kit(tmp_path, "yolo")
     report = json.loads((build / "report.json").read_text())
+    assert isinstance(report["skipped_files"], list)  # every report lists what was skipped
     check_int8(tflite)  # every tensor int8/int32, builtin ops only
     assert report["all_int8"] and tflite.stat().st_size <= 227_600 == report["reference"]["size_bytes"]
     assert {d["dtype"] for d in report["inputs"] + report["outputs"]} == {"int8"}

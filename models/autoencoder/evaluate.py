@@ -19,11 +19,14 @@ import numpy as np
 
 from common import env  # noqa: F401
 from common.atomic import atomic_path, write_json, save_figure
-from common.evaluation import as_numpy, load_predictor
+from common.cli import user_errors_as_one_line
+from common.evaluation import as_numpy, check_model_files, load_predictor, require_int8_tflite
 from common.metrics.anomaly import auc_by_group, plot_roc
 from common.validate import GOLDEN_INPUTS, save_golden_inputs
 from models.autoencoder.data import Clips, load_dataset
-from models.autoencoder.features import MACHINE_TYPE
+from models.autoencoder.features import DIMS, MACHINE_TYPE
+
+DATA = "the log-mel vectors"
 
 EVAL_SPLIT = "test"
 MAX_FPR = 0.1
@@ -125,6 +128,10 @@ def evaluate(
 ) -> dict:
     """Score every clip with `model_path` (and the float model and reference file when given).
     `golden_path`: also keep the first clip's 640-d vectors there for the deployment kit."""
+    check_model_files(model_path, (DIMS,), float_model=float_model, data=DATA)
+    ref = _reference_path(reference)
+    if ref is not None:
+        require_int8_tflite(ref, "--reference")
     clips = load_dataset(split, tfds_dir=tfds_dir)
     if not len(clips):
         raise ValueError(f"the {split!r} split holds no usable clips (problems: {clips.problems})")
@@ -133,7 +140,6 @@ def evaluate(
     models = {"model": Path(model_path)}
     if float_model:
         models["float"] = Path(float_model)
-    ref = _reference_path(reference)
     if ref is not None:
         models["reference_int8"] = ref
     scores = {name: clip_scores(load_predictor(path), clips) for name, path in models.items()}
@@ -187,6 +193,7 @@ def write_report(result: dict, tflite_path: str | os.PathLike, report_path: str 
     """report.json in the zoo's shape: the metric float vs int8, plus the .tflite summary."""
     from common.validate import read_quantization_metadata, tflite_summary, versions
 
+    require_int8_tflite(tflite_path)
     mean = {name: a["mean"] for name, a in result["auc"].items()}
     metric_float = mean.get("float", {}).get("auc")
     metric_int8 = mean["model"]["auc"]
@@ -203,6 +210,8 @@ def write_report(result: dict, tflite_path: str | os.PathLike, report_path: str 
         **tflite_summary(tflite_path),
         "versions": versions(),
         **{k: v for k, v in result.items() if k != "model"},
+        "skipped_files": [{"file": p["file"], "error": p["reason"]} for p in result["problems"]
+                          if p.get("action") == "skipped"],
     }
     write_json(report_path, report)
     return report
@@ -230,6 +239,7 @@ def _print(result: dict) -> None:
         print(f"problem: {p['split']}/{p['file']} {p['action']}: {p['reason']}")
 
 
+@user_errors_as_one_line()
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help=".keras, .h5 or .tflite autoencoder (640-d in/out)")
@@ -247,6 +257,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.report and not args.float_model:
         parser.error("--report needs --float-model")
+    check_model_files(args.model, (DIMS,), int8=bool(args.report), float_model=args.float_model, data=DATA)
     scores_dir = args.scores_dir or (Path(args.report).parent if args.report else None)
     result = evaluate(args.model, float_model=args.float_model, reference=args.reference, split=args.split,
                       tfds_dir=args.tfds_dir, scores_dir=scores_dir, roc_png=args.roc_png,

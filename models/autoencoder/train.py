@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass
 
 from common import env
-from common.training import fit, get_strategy, parse_config, save_model
+from common.training import fit, get_strategy, parse_config, prepare_run, save_model
 from common.weights import fetch
 from models.autoencoder.model import build_model
 
@@ -30,6 +30,7 @@ class TrainConfig:
     workdir: str = "build/autoencoder/train"
     out: str = "build/autoencoder/model.keras"
     strategy: str = "default"
+    restart: bool = False  # discard the resume state in workdir
 
 
 def load_pretrained(path: str | os.PathLike | None = None):
@@ -49,6 +50,7 @@ def train(config: TrainConfig):
     and save it atomically to `config.out`."""
     import keras
 
+    prepare_run(config)  # bad options or another run's resume state: fail before loading anything
     env.set_seed(config.seed)
     with get_strategy(config.strategy).scope():
         model = load_pretrained(config.weights) if config.init == "pretrained" else build_model()
@@ -61,7 +63,7 @@ def train(config: TrainConfig):
         train_ds = train_ds.shuffle(config.shuffle_buffer, seed=config.seed).batch(config.batch_size)
         val_ds = vector_dataset(config.val_split, tfds_dir=config.tfds_dir).map(lambda v: (v, v)).batch(2048).cache()
         fit(model, train_ds.prefetch(2), val_ds, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
-            workdir=config.workdir)
+            workdir=config.workdir, config=config)
     save_model(model, config.out)
     return model
 
@@ -75,7 +77,11 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     }, choices={"init": ("scratch", "pretrained")})
 
 def main(argv: list[str] | None = None) -> None:
-    train(parse_args(argv))
+    from common.cli import cli_errors
+
+    config = parse_args(argv)
+    with cli_errors():
+        train(config)
 
 
 if __name__ == "__main__":

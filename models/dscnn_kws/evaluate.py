@@ -22,12 +22,15 @@ from pathlib import Path
 import numpy as np
 
 from common import env  # noqa: F401
-from common.evaluation import as_numpy, load_predictor
+from common.cli import user_errors_as_one_line
+from common.evaluation import as_numpy, check_model_files, load_predictor, require_input_shape, require_int8_tflite
 from common.metrics import accuracy, confusion_matrix, per_class_accuracy, plot_confusion_matrix
 from common.training import load_model
 from common.weights import REGISTRY, fetch
 from common.datasets import DatasetMissingError
-from models.dscnn_kws.data import CLASS_NAMES, FOLDER_HINT, Clips, DataLayoutError, load_arrays
+from models.dscnn_kws.data import CLASS_NAMES, FEATURE_SHAPE, FOLDER_HINT, Clips, DataLayoutError, load_arrays
+
+DATA = "the MFCC features"
 
 EVAL_SPLIT = "test"
 
@@ -66,6 +69,7 @@ def evaluate(
     """Accuracy, per-class accuracy and confusion matrix of any model file with the DS-CNN interface.
 
     `held_out_from`: the .tflite whose calibration clips define the held-out subset (default: the model)."""
+    require_input_shape(model_path, FEATURE_SHAPE, data=DATA)
     clips = clips or load_arrays(split, data_dir=data_dir)
     pred = as_numpy(load_predictor(model_path)(clips.x))
     result = {"model": str(model_path), "data": str(data_dir) if data_dir else f"tfds speech_commands {split}",
@@ -95,6 +99,10 @@ def validate_artifacts(
     """Float vs int8 on the same MFCCs -> report.json (+ held-out and reference-file accuracies)."""
     from common.validate import validate
 
+    require_int8_tflite(tflite_path)
+    check_model_files(tflite_path, FEATURE_SHAPE, float_model=keras_path, data=DATA)
+    if reference:
+        require_int8_tflite(resolve_reference(reference), "--reference")
     clips = clips or load_arrays(split, data_dir=data_dir)
     keras_model = load_model(keras_path)
     extra: dict = {"data": str(data_dir) if data_dir else f"tfds speech_commands {split}",
@@ -124,6 +132,7 @@ def validate_artifacts(
     )
 
 
+@user_errors_as_one_line()
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help=".keras, .h5 or .tflite model with 49x10x1 MFCC input")
@@ -137,6 +146,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if bool(args.float_model) != bool(args.report):
         parser.error("--float-model and --report go together")
+    check_model_files(args.model, FEATURE_SHAPE, int8=bool(args.report), float_model=args.float_model, data=DATA)
+    if args.reference:
+        require_int8_tflite(resolve_reference(args.reference), "--reference")
     try:
         clips = load_arrays(args.split, data_dir=args.data_dir)
     except DataLayoutError as exc:

@@ -18,7 +18,7 @@ import numpy as np
 
 from common import env
 from common.atomic import write_json
-from common.training import fit, get_strategy, parse_config, save_model
+from common.training import fit, get_strategy, parse_config, prepare_run, save_model
 from common.weights import fetch
 from models.dscnn_kws.data import FEATURE_SHAPE, load_dataset, scan_folder
 from models.dscnn_kws.model import build_model
@@ -48,6 +48,7 @@ class TrainConfig:
     workdir: str = "build/dscnn_kws/train"
     out: str = "build/dscnn_kws/model.keras"
     strategy: str = "default"
+    restart: bool = False  # discard the resume state in workdir
 
 
 def reference_dir(path: str | os.PathLike | None = None) -> Path:
@@ -127,6 +128,7 @@ def train(config: TrainConfig, extra_callbacks: list | None = None):
     """Build or import the model, fit it for `config.epochs` and save it atomically to `config.out`."""
     import keras
 
+    prepare_run(config)  # bad options or another run's resume state: fail before loading anything
     env.set_seed(config.seed)
     with get_strategy(config.strategy).scope():
         model = load_pretrained(config.weights) if config.init == "pretrained" else build_model()
@@ -141,7 +143,7 @@ def train(config: TrainConfig, extra_callbacks: list | None = None):
                                 augment_data=True, shuffle=True, seed=config.seed)
         val_ds = load_dataset(config.val_split, data_dir=config.data_dir, batch_size=256)
         fit(model, train_ds, val_ds, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
-            workdir=config.workdir,
+            workdir=config.workdir, config=config,
             callbacks=[keras.callbacks.LearningRateScheduler(_lr_schedule(config.learning_rate)),
                        *(extra_callbacks or [])])
     save_model(model, config.out)
@@ -160,7 +162,11 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     return config
 
 def main(argv: list[str] | None = None) -> None:
-    train(parse_args(argv))
+    from common.cli import cli_errors
+
+    config = parse_args(argv)
+    with cli_errors():
+        train(config)
 
 
 if __name__ == "__main__":

@@ -20,9 +20,13 @@ from pathlib import Path
 import numpy as np
 
 from common import env  # noqa: F401
+from common.cli import user_errors_as_one_line
+from common.evaluation import check_model_files, require_input_shape, require_int8_tflite
 from common.metrics.landmarks import nme_per_sample, plot_landmarks
 from models.facemesh.data import FaceCrops, add_source_args, load_dataset
-from models.facemesh.model import LEFT_EYE, NUM_LANDMARKS, RIGHT_EYE
+from models.facemesh.model import INPUT_SHAPE, LEFT_EYE, NUM_LANDMARKS, RIGHT_EYE
+
+DATA = "the face crops"
 
 EVAL_SPLIT = "evaluation"
 EFINIX_REFERENCE = "efinix_face_landmark"
@@ -89,6 +93,7 @@ def evaluate(model_path: str | os.PathLike, *, data_dir: str | os.PathLike | Non
              split: str = EVAL_SPLIT, tfds_data_dir: str | os.PathLike | None = None,
              crops: FaceCrops | None = None) -> dict:
     """NME etc. of any face landmark model file vs MediaPipe's float tflite on the face crops."""
+    require_input_shape(model_path, INPUT_SHAPE, data=DATA)
     crops = crops or load_dataset(data_dir, split, tfds_data_dir=tfds_data_dir)
     result = compare(predict(model_path, crops.images), predict(reference_model(), crops.images))
     return {"model": str(model_path), "split": split, "input": "face crops (detector box x1.5, 192x192)", **result}
@@ -124,6 +129,8 @@ def validate_artifacts(keras_path: str | os.PathLike, tflite_path: str | os.Path
     from common.validate import validate
     from common.weights import fetch
 
+    require_int8_tflite(tflite_path)
+    check_model_files(tflite_path, INPUT_SHAPE, float_model=keras_path, data=DATA)
     keras_model = load_model(keras_path)
     crops = load_dataset(data_dir, split, tfds_data_dir=tfds_data_dir)
     everything = load_dataset(data_dir, "all", tfds_data_dir=tfds_data_dir)
@@ -144,6 +151,7 @@ def validate_artifacts(keras_path: str | os.PathLike, tflite_path: str | os.Path
         "split": split,
         "faces_evaluated": crops.sources,
         "skipped_images": crops.skipped,
+        "skipped_files": [{"file": s["image"], "error": s["reason"]} for s in crops.skipped],
         "float_keras_vs_mediapipe_all_faces": float_all,
         "int8_vs_mediapipe_float": int8_vs_mediapipe,
         "int8_vs_keras_float": int8_vs_keras,
@@ -177,6 +185,7 @@ def validate_artifacts(keras_path: str | os.PathLike, tflite_path: str | os.Path
     return report
 
 
+@user_errors_as_one_line()
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help=".keras or .tflite face landmark model (192x192x3 in)")
@@ -188,6 +197,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if bool(args.float_model) != bool(args.report):
         parser.error("--float-model and --report go together")
+    check_model_files(args.model, INPUT_SHAPE, int8=bool(args.report), float_model=args.float_model, data=DATA)
     result = evaluate(args.model, data_dir=args.data_dir, split=args.split, tfds_data_dir=args.tfds_data_dir)
     if args.report:
         report = validate_artifacts(args.float_model, args.model, args.report, data_dir=args.data_dir,

@@ -21,10 +21,12 @@ from pathlib import Path
 import numpy as np
 
 from common import env  # noqa: F401
-from common.evaluation import as_numpy, held_out_mask, load_predictor
+from common.cli import user_errors_as_one_line
+from common.evaluation import as_numpy, check_model_files, held_out_mask, load_predictor, require_input_shape, require_int8_tflite
 from common.metrics import accuracy, confusion_matrix, per_class_accuracy, plot_confusion_matrix
 from common.weights import REGISTRY, fetch
 from models.mobilenet_vww.data import CLASS_NAMES, load_arrays, load_folder
+from models.mobilenet_vww.model import INPUT_SHAPE
 
 MAX_TFLITE_BYTES = 300_568  # the Efinix reference mobilenetv1_person_detect.tflite
 
@@ -34,28 +36,28 @@ def resolve_model(model: str | os.PathLike) -> Path:
     return fetch(str(model)) if str(model) in REGISTRY else Path(model)
 
 
+ACCEPTED_SHAPES = ((*INPUT_SHAPE[:2], 1), (*INPUT_SHAPE[:2], 3))  # gray (ours) or RGB (MLPerf's reference)
+DATA = "the VWW images"
+
+
 def input_channels(path: str | os.PathLike) -> int:
-    path = Path(path)
-    if path.suffix == ".tflite":
-        from common.tflite import Runner
-
-        return int(Runner(path).inputs[0]["shape"][-1])
-    from common.training import load_model
-
-    return int(load_model(path).input_shape[-1])
+    """1 or 3; a model of another input shape is a ModelFileError."""
+    return int(require_input_shape(path, *ACCEPTED_SHAPES, data=DATA)[-1])
 
 
 def scored_arrays(split: str, data_dir: str | os.PathLike | None, tfds_dir: str | os.PathLike | None,
-                  color: str, held_out_from: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, int]:
-    """Images and labels to score, without the folder images that calibrated `held_out_from`."""
+                  color: str, held_out_from: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, int, list[dict]]:
+    """Images and labels to score without the folder images that calibrated `held_out_from`, how
+    many were left out, and the unreadable images skipped."""
     if not data_dir:
         x, y = load_arrays(split, tfds_dir=tfds_dir, color=color)
-        return x, y, 0
+        return x, y, 0, []
     data = load_folder(data_dir, color, split)
+    skipped = [{"file": f, "error": "unreadable image"} for f in data.skipped]
     mask = held_out_mask(data.files, held_out_from, data_dir)
     if mask is None:
-        return data.x, data.y, 0
-    return data.x[mask], data.y[mask], int((~mask).sum())
+        return data.x, data.y, 0, skipped
+    return data.x[mask], data.y[mask], int((~mask).sum()), skipped
 
 
 def evaluate(
@@ -74,7 +76,7 @@ def evaluate(
     model_path = resolve_model(model_path)
     color = "gray" if input_channels(model_path) == 1 else "rgb"
     split = split or ("all" if data_dir else "validation")
-    x, y, excluded = scored_arrays(split, data_dir, tfds_dir, color, held_out_from or model_path)
+    x, y, excluded, skipped = scored_arrays(split, data_dir, tfds_dir, color, held_out_from or model_path)
     pred = as_numpy(load_predictor(model_path)(x))
     cm = confusion_matrix(y, pred, len(CLASS_NAMES))
     if confusion_png:
@@ -86,6 +88,7 @@ def evaluate(
         "split": split,
         "n": int(len(y)),
         "excluded_calibration_images": excluded,
+        "skipped_files": skipped,
         "label_counts": {name: int(c) for name, c in zip(CLASS_NAMES, np.bincount(y, minlength=2))},
         "correct": int(cm.trace()),
         "accuracy": accuracy(y, pred),
@@ -128,18 +131,23 @@ def validate_artifacts(
     from common.training import load_model
     from common.validate import validate
 
+    require_int8_tflite(tflite_path)
+    check_model_files(tflite_path, ACCEPTED_SHAPES[0], float_model=keras_path, data="the gray VWW images")
+    if reference:
+        require_int8_tflite(resolve_model(reference), "--reference")
     split = split or ("all" if data_dir else "validation")
     data_name = Path(data_dir).name if data_dir else f"coco/2017 {split}"
     plots = Path(plots_dir) if plots_dir else None
     ours = evaluate(tflite_path, data_dir=data_dir, split=split, tfds_dir=tfds_dir,
                     confusion_png=plots / "confusion_int8.png" if plots else None)
     held_out = f", {ours['n']} images not used for calibration" if ours["excluded_calibration_images"] else ""
-    extra = {"eval": {k: v for k, v in ours.items() if k != "model"}, "max_tflite_bytes": MAX_TFLITE_BYTES}
+    extra = {"eval": {k: v for k, v in ours.items() if k != "model"}, "max_tflite_bytes": MAX_TFLITE_BYTES,
+             "skipped_files": ours["skipped_files"]}
     if reference:
         ref = evaluate(reference, data_dir=data_dir, split=split, tfds_dir=tfds_dir, held_out_from=tflite_path,
                        confusion_png=plots / "confusion_reference.png" if plots else None)
         extra["reference"] = ref
-    x, y, _ = scored_arrays(split, data_dir, tfds_dir, "gray", tflite_path)
+    x, y, _, _ = scored_arrays(split, data_dir, tfds_dir, "gray", tflite_path)
     report = validate(
         model_name="mobilenet_vww",
         keras_model=load_model(keras_path),
@@ -159,6 +167,7 @@ def validate_artifacts(
     return report
 
 
+@user_errors_as_one_line()
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True,
@@ -176,6 +185,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if bool(args.float_model) != bool(args.report):
         parser.error("--float-model and --report go together")
+    check_model_files(resolve_model(args.model), *ACCEPTED_SHAPES, int8=bool(args.report), float_model=args.float_model,
+                      data=DATA)
     if args.report:
         report = validate_artifacts(args.float_model, args.model, args.report, data_dir=args.data_dir,
                                     split=args.split, tfds_dir=args.tfds_dir, reference=args.reference,

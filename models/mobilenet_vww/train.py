@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from common import env
-from common.training import fit, get_strategy, parse_config, save_model
+from common.training import fit, get_strategy, parse_config, prepare_run, save_model
 from common.weights import fetch
 from models.mobilenet_vww.data import load_dataset
 from models.mobilenet_vww.model import INPUT_SHAPE, build_model
@@ -39,6 +39,7 @@ class TrainConfig:
     workdir: str = "build/mobilenet_vww/train"
     out: str = "build/mobilenet_vww/model.keras"
     strategy: str = "default"
+    restart: bool = False  # discard the resume state in workdir
     channels: int = INPUT_SHAPE[-1]  # 1 = grayscale (the shipped model); 3 = MLPerf's original RGB input
 
 
@@ -88,6 +89,7 @@ def train(config: TrainConfig):
     """Build or import the model, fit it for `config.epochs` and save it atomically to `config.out`."""
     import keras
 
+    prepare_run(config)  # bad options or another run's resume state: fail before loading anything
     env.set_seed(config.seed)
     with get_strategy(config.strategy).scope():
         if config.init == "pretrained":
@@ -108,7 +110,7 @@ def train(config: TrainConfig):
                           metrics=["accuracy"])
     if config.epochs > 0:
         fit(model, train_ds, val_ds, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
-            workdir=config.workdir, shuffle=False)  # the dataset shuffles itself
+            workdir=config.workdir, config=config, shuffle=False)  # the dataset shuffles itself
     save_model(model, config.out)
     return model
 
@@ -125,7 +127,11 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     }, choices={"init": ("scratch", "pretrained"), "channels": (1, 3)})
 
 def main(argv: list[str] | None = None) -> None:
-    train(parse_args(argv))
+    from common.cli import cli_errors
+
+    config = parse_args(argv)
+    with cli_errors():
+        train(config)
 
 
 if __name__ == "__main__":

@@ -13,10 +13,14 @@ import os
 from pathlib import Path
 
 from common import env  # noqa: F401
+from common.cli import user_errors_as_one_line
 from common.training import load_model
-from common.evaluation import as_numpy, load_predictor
+from common.evaluation import as_numpy, check_model_files, load_predictor, require_input_shape, require_int8_tflite
 from common.metrics import accuracy, confusion_matrix, per_class_accuracy, plot_confusion_matrix
 from models.resnet_cifar.data import CLASS_NAMES, load_arrays
+from models.resnet_cifar.model import INPUT_SHAPE
+
+DATA = "CIFAR-10 images"
 
 EVAL_SPLIT = "test"
 
@@ -29,6 +33,7 @@ def evaluate(
     confusion_png: str | os.PathLike | None = None,
 ) -> dict:
     """Accuracy, per-class accuracy and confusion matrix of any model file with the ResNet-8 interface."""
+    require_input_shape(model_path, INPUT_SHAPE, data=DATA)
     x, y = load_arrays(split, data_dir=data_dir)
     pred = as_numpy(load_predictor(model_path)(x))
     cm = confusion_matrix(y, pred, len(CLASS_NAMES))
@@ -56,6 +61,8 @@ def validate_artifacts(
     """Float vs int8 on the same preprocessed test images -> report.json."""
     from common.validate import validate
 
+    require_int8_tflite(tflite_path)
+    check_model_files(tflite_path, INPUT_SHAPE, float_model=keras_path, data=DATA)
     x, y = load_arrays(split, data_dir=data_dir)
     return validate(
         model_name="resnet_cifar",
@@ -66,9 +73,11 @@ def validate_artifacts(
         metric_fn=accuracy,
         metric_name=f"top1_accuracy (cifar10 {split})",
         report_path=report_path,
+        extra={"skipped_files": []},  # TFDS examples are all decoded; nothing is skipped
     )
 
 
+@user_errors_as_one_line()
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help=".keras, .h5 or .tflite model with 32x32x3 input")
@@ -80,6 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if bool(args.float_model) != bool(args.report):
         parser.error("--float-model and --report go together")
+    check_model_files(args.model, INPUT_SHAPE, int8=bool(args.report), float_model=args.float_model, data=DATA)
     result = evaluate(args.model, split=args.split, data_dir=args.data_dir, confusion_png=args.confusion_png)
     if args.report:
         report = validate_artifacts(args.float_model, args.model, args.report, split=args.split,

@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass
 
 from common import env
-from common.training import fit, get_strategy, parse_config, save_model
+from common.training import fit, get_strategy, parse_config, prepare_run, save_model
 from common.weights import fetch
 from models.resnet_cifar.data import load_dataset
 from models.resnet_cifar.model import build_model
@@ -31,6 +31,7 @@ class TrainConfig:
     workdir: str = "build/resnet_cifar/train"
     out: str = "build/resnet_cifar/model.keras"
     strategy: str = "default"
+    restart: bool = False  # discard the resume state in workdir
 
 
 def load_pretrained(path: str | os.PathLike | None = None):
@@ -49,6 +50,7 @@ def train(config: TrainConfig, extra_callbacks: list | None = None):
     Re-running after an interruption resumes from the last finished epoch (`config.workdir`)."""
     import keras
 
+    prepare_run(config)  # bad options or another run's resume state: fail before loading anything
     env.set_seed(config.seed)
     strategy = get_strategy(config.strategy)
     with strategy.scope():
@@ -65,7 +67,7 @@ def train(config: TrainConfig, extra_callbacks: list | None = None):
         train_ds = load_dataset(config.train_split, data_dir=config.data_dir, batch_size=config.batch_size,
                                 augment_data=True, shuffle=True, seed=config.seed)
         fit(model, train_ds, load_dataset(config.val_split, data_dir=config.data_dir, batch_size=256),
-            epochs=config.epochs, steps_per_epoch=config.steps_per_epoch, workdir=config.workdir,
+            epochs=config.epochs, steps_per_epoch=config.steps_per_epoch, workdir=config.workdir, config=config,
             callbacks=extra_callbacks or [])
     save_model(model, config.out)
     return model
@@ -90,7 +92,11 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
 
 
 def main(argv: list[str] | None = None) -> None:
-    train(parse_args(argv))
+    from common.cli import cli_errors
+
+    config = parse_args(argv)
+    with cli_errors():
+        train(config)
 
 
 if __name__ == "__main__":

@@ -5,13 +5,14 @@ import contextlib
 from typing import Iterator
 
 from common.datasets import DatasetMissingError
-from common.images import ImageError
+from common.images import ImageError, LabelError
+from common.resume import ResumeError
 from common.weights import ChecksumError, WeightsNotFoundError
 from models.yolo.darknet import CfgError, WeightsError
 from models.yolo.tflite_import import TFLiteImportError
 
 USER_ERRORS = (CfgError, WeightsError, TFLiteImportError, ImageError, FileNotFoundError, DatasetMissingError,
-               ChecksumError, WeightsNotFoundError)
+               ChecksumError, WeightsNotFoundError, ResumeError, LabelError)
 
 
 @contextlib.contextmanager

@@ -16,10 +16,15 @@ from pathlib import Path
 import numpy as np
 
 from common import env  # noqa: F401
-from common.evaluation import held_out_mask, load_predictor
+from common.evaluation import check_model_files, held_out_mask, load_predictor, require_input_shape, require_int8_tflite
+from common.cli import user_errors_as_one_line
 from common.metrics.detection import coco_map, plot_precision_recall, precision_at_recall
 from models.yolo.data import DetectionSet, load_arrays, preprocess
-from models.yolo.decode import decode_batch, to_pixels
+from models.yolo.errors import USER_ERRORS
+from models.yolo.decode import INPUT_SIZE, decode_batch, to_pixels
+
+INPUT_SHAPE = (*INPUT_SIZE, 3)
+DATA = "the detection images"
 
 REFERENCE = "efinix_yolo"
 
@@ -61,6 +66,7 @@ def evaluate(
 ) -> dict:
     """mAP of any model file with the yolo-pico interface on a YOLO folder or TFDS coco/2017; the
     folder images that calibrated the model (its `.quant.json`) are left out."""
+    require_input_shape(model_path, INPUT_SHAPE, data=DATA)
     data = data or load_arrays(data_dir, split=split, limit=limit)
     data, excluded = held_out(data, data_dir, model_path)
     rows = detections(load_predictor(model_path), data.x)
@@ -84,10 +90,16 @@ def validate_artifacts(
     from common.validate import validate
     from common.weights import fetch
 
+    require_int8_tflite(tflite_path)
+    check_model_files(tflite_path, INPUT_SHAPE, float_model=keras_path, data=DATA)
+    ref_path = None
+    if reference:
+        ref_path = require_int8_tflite(fetch(REFERENCE) if reference == REFERENCE else Path(reference), "--reference")
     data, excluded = held_out(load_arrays(data_dir, split=split, limit=limit), data_dir, tflite_path)
     curves, extra = {}, {"data": data_dir or f"coco/2017 {split}", "n_images": len(data.x),
                          "excluded_calibration_images": excluded,
                          "n_person_boxes": int(sum(len(b) for b in data.boxes)),
+                         "skipped_files": [],  # an undecodable image or a bad label stops the run instead
                          "preprocessing": "RGB, bilinear resize to 96x96 (no antialias), pixels/255",
                          "decode": "objectness >= 0.25, NMS IoU 0.5, score = objectness x class_prob"}
 
@@ -100,8 +112,7 @@ def validate_artifacts(
         extra[f"map50_95_{name}"] = map_of(data, rows)["map50_95"]
         recall, precision, _ = precision_at_recall(data.boxes, scored(rows))
         curves[f"ours {name} ({Path(tflite_path if name == 'int8' else keras_path).name})"] = (recall, precision)
-    if reference:
-        ref_path = fetch(REFERENCE) if reference == REFERENCE else Path(reference)
+    if ref_path:
         rows = detections(load_predictor(ref_path), data.x)
         extra["reference"] = {"tflite": str(ref_path), "size_bytes": ref_path.stat().st_size, **map_of(data, rows)}
         recall, precision, _ = precision_at_recall(data.boxes, scored(rows))
@@ -143,6 +154,7 @@ def draw(model_path: str | os.PathLike, image_path: str | os.PathLike, out_png: 
     return boxes
 
 
+@user_errors_as_one_line(*USER_ERRORS)
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help=".keras or .tflite model with 96x96x3 input")
@@ -166,6 +178,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     if bool(args.float_model) != bool(args.report):
         parser.error("--float-model and --report go together")
+    check_model_files(args.model, INPUT_SHAPE, int8=bool(args.report), float_model=args.float_model, data=DATA)
     data = load_arrays(args.data_dir, split=args.split, limit=args.limit)
     result = evaluate(args.model, data=data, data_dir=args.data_dir)
     if args.report:
@@ -179,7 +192,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    from models.yolo.errors import cli_errors
-
-    with cli_errors():
-        main()
+    main()

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from common import env
-from common.training import fit, get_strategy, parse_config, save_model
+from common.training import fit, get_strategy, parse_config, prepare_run, save_model
 from common.weights import fetch
 from models.yolo.darknet import load_weights, parse_cfg
 from models.yolo.decode import ANCHORS, INPUT_SIZE
@@ -43,6 +43,7 @@ class TrainConfig:
     workdir: str = "build/yolo/train"
     out: str = "build/yolo/model.keras"
     strategy: str = "default"
+    restart: bool = False  # discard the resume state in workdir
 
 
 def initial_model(config: TrainConfig):
@@ -130,6 +131,7 @@ def train(config: TrainConfig):
     """Import (and optionally fine-tune) yolo-pico; saves it atomically to `config.out`."""
     import keras
 
+    prepare_run(config)  # bad options or another run's resume state: fail before loading anything
     env.set_seed(config.seed)
     with get_strategy(config.strategy).scope():
         model = initial_model(config)
@@ -149,7 +151,7 @@ def train(config: TrainConfig):
         if not (config.data_dir and (Path(config.data_dir) / "images").is_dir()):
             val_ds = load_dataset(config.val_split, data_dir=config.data_dir, batch_size=64, limit=500)
         fit(model, train_ds, val_ds, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
-            workdir=config.workdir, monitor="val_loss" if val_ds else "loss")
+            workdir=config.workdir, config=config, monitor="val_loss" if val_ds else "loss")
     save_model(model, config.out)
     return model
 
