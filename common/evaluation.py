@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from common import env  # noqa: F401
-from common.tflite import device_runner
+from common.tflite import Runner, device_runner
 
 INT8_TENSOR_TYPES = frozenset({"INT8", "INT32"})  # int32 = biases and shape operands of a full-int8 graph
 

@@ -65,7 +65,7 @@ def test_yolo_evaluate_refuses_a_bad_label_in_one_line(tmp_path):
     folder = _folder_with_bad_label(tmp_path)
     result = subprocess.run([sys.executable, "-m", "models.yolo.evaluate", "--model", str(reference),
                              "--data-dir", str(folder)], cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 1
+    assert result.returncode == 2
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error: ") and "000000000025.txt:" in last and "NaN" in last, result.stderr[-2000:]
     assert "Traceback" not in result.stderr

@@ -56,15 +56,17 @@ def test_evaluate_refuses_a_float_tflite_as_the_int8_model(model, tiny, float_tf
     evaluate = importlib.import_module(f"models.{model}.evaluate")
     with pytest.raises(SystemExit) as info:
         evaluate.main(_eval_argv(model, tmp_path, float_tflite, float_model=float_tflite))
-    message = str(info.value.code)
+    message = capsys.readouterr().err.rstrip("\n")
+    assert info.value.code == 2
     assert message.startswith("error: --model") and "not a full-int8" in message and "\n" not in message, message
     assert not (tmp_path / "report.json").exists()
 
 
 @pytest.mark.parametrize("model", MODELS)
-def test_evaluate_refuses_a_model_of_another_input_shape_before_loading_data(model, tiny, tmp_path):
+def test_evaluate_refuses_a_model_of_another_input_shape_before_loading_data(model, tiny, tmp_path, capsys):
     evaluate = importlib.import_module(f"models.{model}.evaluate")
     with pytest.raises(SystemExit) as info:
         evaluate.main(_eval_argv(model, tmp_path, tiny[1]))
-    message = str(info.value.code)
+    message = capsys.readouterr().err.rstrip("\n")
+    assert info.value.code == 2
     assert message.startswith("error: ") and "takes input 8x8x3" in message and "\n" not in message, message

@@ -187,7 +187,7 @@ def test_cli_refuses_another_runs_state_in_one_line(tmp_path):
     result = subprocess.run([sys.executable, "-m", "models.resnet_cifar.train", "--init", "pretrained", "--epochs", "1",
                              "--workdir", str(work), "--out", str(tmp_path / "m.keras")],
                             cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 1
+    assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "--init" in lines[0] and "--restart" in lines[0], result.stderr
     assert not (tmp_path / "m.keras").exists()
