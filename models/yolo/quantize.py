@@ -19,7 +19,7 @@ from common.evaluation import relative_names
 from common.representative import (DEFAULT_N, DEFAULT_SEED, calibration_subset, representative_dataset,
                                    sample_features)
 from common.ranges import adopt_activation_ranges
-from common.training import load_model
+from common.models_io import load_model
 from common.weights import fetch
 from models.yolo.data import INPUT_SIZE, load_arrays
 

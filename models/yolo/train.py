@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from common import env
-from common.training import fit, get_strategy, parse_config, prepare_run, save_model
+from common.models_io import save_model
+from common.training import fit, get_strategy, parse_config, prepare_run
 from common.weights import fetch
 from models.yolo.darknet import load_weights, parse_cfg
 from models.yolo.decode import ANCHORS, INPUT_SIZE
