@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from common import env  # noqa: F401
-from common.quantize import quantize_cli, quantize_int8
+from common.cli import quantize_cli
+from common.quantize import quantize_int8
 from common.same_scale import union_same_scale_ranges
 from common.representative import DEFAULT_N, DEFAULT_SEED, representative_dataset, sample_features
 from common.models_io import load_model

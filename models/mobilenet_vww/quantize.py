@@ -14,7 +14,8 @@ import os
 from pathlib import Path
 
 from common import env  # noqa: F401
-from common.quantize import quantize_cli, quantize_int8
+from common.cli import quantize_cli
+from common.quantize import quantize_int8
 from common.evaluation import relative_names
 from common.representative import (DEFAULT_N, DEFAULT_SEED, calibration_subset, representative_dataset,
                                    sample_features)
