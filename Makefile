@@ -13,10 +13,31 @@ export PYTHONDONTWRITEBYTECODE = 1
 
 # Models that have a full pipeline in models/<name>/ (data, train, quantize, evaluate).
 MODELS := $(sort $(patsubst models/%/evaluate.py,%,$(wildcard models/*/evaluate.py)))
-# What each step's output depends on in common/ (besides the model's own files).
-QUANT_COMMON := common/quantize.py common/representative.py common/tflite.py common/efinix.py common/ranges.py \
-                common/evaluation.py common/cli.py
-EVAL_COMMON  := common/validate.py common/tflite.py common/evaluation.py common/metrics/__init__.py
+# What each step's output depends on in common/ (besides the model's own files): every common/ file
+# its script imports, directly or through other modules (tests/test_layering.py checks these lists).
+DATA_COMMON   := common/atomic.py common/audio.py common/datasets.py common/env.py common/images.py \
+                 common/layers.py common/metrics/__init__.py common/metrics/detection.py common/resume.py \
+                 common/tflite.py common/weights.py common/wheels.py common/workers.py
+TRAIN_COMMON  := common/atomic.py common/audio.py common/cli.py common/datasets.py common/efinix.py \
+                 common/env.py common/evaluation.py common/images.py common/layers.py \
+                 common/metrics/__init__.py common/metrics/detection.py common/models_io.py common/quantize.py \
+                 common/representative.py common/resume.py common/tflite.py common/training.py \
+                 common/validate.py common/weights.py common/wheels.py common/workers.py
+QUANT_COMMON  := common/atomic.py common/audio.py common/cli.py common/datasets.py common/efinix.py \
+                 common/env.py common/evaluation.py common/images.py common/layers.py \
+                 common/metrics/__init__.py common/metrics/detection.py common/models_io.py common/quantize.py \
+                 common/ranges.py common/representative.py common/resume.py common/same_scale.py \
+                 common/tflite.py common/validate.py common/weights.py common/wheels.py common/workers.py
+EVAL_COMMON   := common/atomic.py common/audio.py common/cli.py common/datasets.py common/efinix.py \
+                 common/env.py common/evaluation.py common/images.py common/layers.py \
+                 common/metrics/__init__.py common/metrics/anomaly.py common/metrics/detection.py \
+                 common/metrics/landmarks.py common/models_io.py common/quantize.py common/representative.py \
+                 common/resume.py common/tflite.py common/validate.py common/weights.py common/wheels.py \
+                 common/workers.py
+DEPLOY_COMMON := common/atomic.py common/cli.py common/datasets.py common/deploy.py common/efinix.py \
+                 common/env.py common/evaluation.py common/images.py common/layers.py common/models_io.py \
+                 common/profile.py common/quantize.py common/representative.py common/resume.py \
+                 common/tflite.py common/validate.py common/weights.py common/workers.py
 
 # Efinix TinyML Generator step (`make <model>.efinix`): the analyzer binary and the GUI's options.
 EFINIX_TFLITE_BIN   ?=
@@ -85,10 +106,10 @@ clean: ## remove build/ (keeps .venv)
 include $(wildcard models/*/make.mk)
 
 define MODEL_RULES
-$(BUILD)/$(1)/data.json: models/$(1)/data.py $$($(1)_DATA_DEPS) | $(STAMP)
+$(BUILD)/$(1)/data.json: models/$(1)/data.py $$($(1)_DATA_DEPS) $(DATA_COMMON) | $(STAMP)
 	$(PY) -m models.$(1).data --out $$@ $$($(1)_DATA_ARGS)
 
-$(BUILD)/$(1)/model.keras: $(BUILD)/$(1)/data.json models/$(1)/model.py models/$(1)/train.py | $(STAMP)
+$(BUILD)/$(1)/model.keras: $(BUILD)/$(1)/data.json models/$(1)/model.py models/$(1)/train.py $(TRAIN_COMMON) | $(STAMP)
 	$(PY) -m models.$(1).train --out $$@ --workdir $(BUILD)/$(1)/train $$($(1)_TRAIN_ARGS)
 
 $(BUILD)/$(1)/model.tflite: $(BUILD)/$(1)/model.keras models/$(1)/quantize.py $(QUANT_COMMON) | $(STAMP)
@@ -97,7 +118,7 @@ $(BUILD)/$(1)/model.tflite: $(BUILD)/$(1)/model.keras models/$(1)/quantize.py $(
 $(BUILD)/$(1)/report.json: $(BUILD)/$(1)/model.tflite $(BUILD)/$(1)/model.keras models/$(1)/evaluate.py $(EVAL_COMMON) | $(STAMP)
 	$(PY) -m models.$(1).evaluate --model $$< --float-model $(BUILD)/$(1)/model.keras --report $$@ $$($(1)_EVAL_ARGS)
 
-$(BUILD)/$(1)/$(1)_model_data.cc: $(BUILD)/$(1)/report.json common/deploy.py common/profile.py | $(STAMP)
+$(BUILD)/$(1)/$(1)_model_data.cc: $(BUILD)/$(1)/report.json $(DEPLOY_COMMON) | $(STAMP)
 	$(PY) -m common.deploy --tflite $(BUILD)/$(1)/model.tflite --name $(1) --out $(BUILD)/$(1) \
 		--golden $(BUILD)/$(1)/golden_inputs.npz --float-model $(BUILD)/$(1)/model.keras
 

@@ -14,7 +14,7 @@ import numpy as np
 from common.quantize import quantize_int8
 from common.representative import representative_dataset, sample_features
 from common.tflite import Runner
-from common.training import load_model
+from common.models_io import load_model
 from models.resnet_cifar.data import load_arrays
 from models.resnet_cifar.quantize import CALIBRATION_SPLIT
 

@@ -217,7 +217,7 @@ def deploy(
     profile["latency_ms"] = latency_ms(tflite_path, runs=latency_runs)
     profile["tflm_invoke_ms"] = tflm_invoke_ms(tflite_path, runs=max(1, min(latency_runs, 20)))
     if float_model:
-        from common.training import load_model
+        from common.models_io import load_model
 
         profile["params"] = int(load_model(float_model).count_params())
     files["accelerator.json"] = _json_text(accel)

@@ -51,7 +51,7 @@ def input_shapes(path: str | os.PathLike) -> list[tuple[int, ...]]:
         except ValueError as exc:
             raise ModelFileError(str(exc)) from None
     if path.suffix in (".keras", ".h5"):
-        from common.training import load_model
+        from common.models_io import load_model
 
         shapes = load_model(path).input_shape
         shapes = shapes if isinstance(shapes, list) else [shapes]
@@ -79,7 +79,7 @@ def load_predictor(path: str | os.PathLike):
         runner = device_runner(path)
         return lambda x: runner.predict(x, progress=True)
     if path.suffix in (".keras", ".h5"):
-        from common.training import load_model
+        from common.models_io import load_model
 
         model = load_model(path)
         return lambda x: model.predict(x, batch_size=64, verbose=0)

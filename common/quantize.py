@@ -112,16 +112,3 @@ def quantize_int8(
     write_json(metadata_path(out_path), {**(metadata or {}), "ptq_seconds": round(ptq_seconds, 2),
                                          "tflite_sha256": hashlib.sha256(flatbuffer).hexdigest()})
     return write_bytes(out_path, flatbuffer)
-
-
-def quantize_cli(description: str | None, calibration_n: int, calibration_help: str = "calibration samples"):
-    """The argument parser every model's `quantize` CLI starts from: --model, --out, --calibration-n, --seed."""
-    from common.cli import ArgumentParser, output_file, positive_int
-    from common.representative import DEFAULT_SEED
-
-    parser = ArgumentParser(description=description)
-    parser.add_argument("--model", required=True, help="float .keras model to quantize")
-    parser.add_argument("--out", required=True, type=output_file, help="int8 .tflite to write")
-    parser.add_argument("--calibration-n", type=positive_int, default=calibration_n, help=calibration_help)
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the calibration sample")
-    return parser

@@ -91,7 +91,7 @@ def read_state(workdir: str | os.PathLike, config: Any | None = None) -> dict | 
 def check_resume(config: Any) -> int:
     """Before any expensive step of `train(config)`: discard the state on `config.restart`, refuse a
     state of another configuration; returns the epoch training resumes from (0 = fresh start)."""
-    from common.training import for_this_worker
+    from common.workers import for_this_worker
 
     workdir = for_this_worker(config.workdir)
     if getattr(config, "restart", False):

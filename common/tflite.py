@@ -311,3 +311,30 @@ def make_runner(path: str | os.PathLike, runtime: str = "reference", num_threads
     if runtime == "tflm":
         return TFLMRunner(path)
     return Runner(path, num_threads=num_threads, kernels=runtime)
+
+
+def constant(model, tensor_index: int) -> np.ndarray:
+    """Constant tensor `tensor_index` of the main subgraph of `model` (from `read_graph`) as NumPy in
+    its own shape: quantized int8/int32 values dequantized to float32 with their (per-axis) scales,
+    float16/float32 as float32, an integer tensor without quantization (e.g. paddings) as stored."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    tensor = model.subgraphs[0].tensors[tensor_index]
+    data = model.buffers[tensor.buffer].data
+    if data is None or len(data) == 0:
+        name = tensor.name.decode() if isinstance(tensor.name, bytes) else str(tensor.name)
+        raise ValueError(f"tensor {tensor_index} ({name}) is not a constant")
+    dtype = {schema.TensorType.FLOAT16: np.float16, schema.TensorType.FLOAT32: np.float32,
+             schema.TensorType.INT8: np.int8, schema.TensorType.INT32: np.int32}[tensor.type]
+    raw = np.frombuffer(bytes(bytearray(data)), dtype=dtype).reshape(tensor.shape)
+    if np.issubdtype(dtype, np.floating):
+        return raw.astype(np.float32)
+    q = tensor.quantization
+    if q is None or q.scale is None or len(q.scale) == 0:
+        return raw
+    scale = np.asarray(q.scale, np.float64)
+    zero = np.asarray(q.zeroPoint if q.zeroPoint is not None else np.zeros_like(scale), np.float64)
+    shape = [1] * raw.ndim
+    if scale.size > 1:
+        shape[q.quantizedDimension] = -1
+    return ((raw.astype(np.float64) - zero.reshape(shape)) * scale.reshape(shape)).astype(np.float32)

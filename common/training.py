@@ -1,12 +1,13 @@
-"""Training plumbing every model shares: callbacks, resume, distribution strategy, atomic saves."""
+"""Training plumbing every model shares: callbacks, resume, distribution strategy, option parsing.
+Model files are saved and loaded by `common.models_io`."""
 from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 from common import env  # noqa: F401
-from common.atomic import atomic_path
+from common.models_io import load_model, save_model  # noqa: F401  (their home before common.models_io)
+from common.workers import for_this_worker
 
 STRATEGIES = ("default", "mirrored", "multiworker")
 
@@ -49,40 +50,6 @@ def get_strategy(name: str = "default"):
         json.loads(os.environ["TF_CONFIG"])  # fail early on malformed JSON
         return tf.distribute.MultiWorkerMirroredStrategy()
     raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
-
-
-def for_this_worker(path: str | os.PathLike) -> Path:
-    """Where this process writes `path`.
-
-    In multi-worker training (TF_CONFIG set) every worker runs the same command; the chief
-    (worker 0) writes the requested path, the others `<parent>/worker_<i>/<name>`, so that no two
-    processes write the same file. Without TF_CONFIG the path is unchanged."""
-    path = Path(path)
-    task = json.loads(os.environ.get("TF_CONFIG", "{}")).get("task", {})
-    kind, index = task.get("type", "worker"), int(task.get("index", 0))
-    if kind == "chief" or (kind == "worker" and index == 0):
-        return path
-    return path.parent / f"{kind}_{index}" / path.name
-
-
-def save_model(model, path: str | os.PathLike) -> Path:
-    """Save a Keras model atomically (`.keras` format)."""
-    path = for_this_worker(path)
-    with atomic_path(path, suffix=".keras") as tmp:
-        model.save(tmp)
-    print(f"saved {path}")
-    return Path(path)
-
-
-def load_model(path: str | os.PathLike):
-    """Load a `.keras`/`.h5` model with the zoo's custom layers registered; no optimizer state."""
-    import keras
-
-    from common import layers  # noqa: F401  (registers the custom layers)
-
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"no Keras model at {path}")
-    return keras.models.load_model(path, compile=False)
 
 
 def fit_custom_loop(model, dataset, per_example_loss, *, epochs: int, steps_per_epoch: int, strategy,

@@ -56,7 +56,7 @@ def test_dscnn_has_mlperf_parameter_count():
 
 
 def test_features_equal_a_direct_tf_signal_computation():
-    from models.dscnn_kws.data import FEATURE_SHAPE, extract_features
+    from models.dscnn_kws.frontend import FEATURE_SHAPE, extract_features
 
     clips = [_clip(0), _clip(1), _tone(1000, n=12000)]  # real clips and a short one (zero-padded)
     batch = extract_features(clips)
@@ -75,7 +75,7 @@ def test_resampled_and_stereo_files_give_the_16k_mono_features(tmp_path):
     import librosa
     import soundfile
 
-    from models.dscnn_kws.data import extract_features, features_from_file
+    from models.dscnn_kws.frontend import extract_features, features_from_file
 
     clip = _clip(0)
     expected = extract_features(clip)

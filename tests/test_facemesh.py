@@ -164,7 +164,7 @@ def test_keras_graph_matches_mediapipe_tflite(keras_facemesh):
 # ---- face crops ----------------------------------------------------------------------------
 
 def test_ssd_anchors_layout():
-    from models.facemesh.data import ssd_anchors
+    from models.facemesh.detector import ssd_anchors
 
     anchors = ssd_anchors()
     assert anchors.shape == (896, 2)
@@ -178,7 +178,8 @@ def test_face_crop_with_and_without_a_face(tmp_path):
     require_shared("pretrained", "mediapipe", "face_detection_short_range.tflite")
     from PIL import Image
 
-    from models.facemesh.data import FaceDetector, crop_square, load_dataset, square_crop_box
+    from models.facemesh.data import crop_square, load_dataset, square_crop_box
+    from models.facemesh.detector import FaceDetector
 
     folder = tmp_path / "photos"
     folder.mkdir()

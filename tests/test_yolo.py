@@ -383,7 +383,7 @@ def test_tfds_coco_examples_keep_person_boxes_only():
 # ---- training: targets and loss ----------------------------------------------------------------
 
 def test_encode_targets_assigns_the_best_anchor():
-    from models.yolo.train import TARGET_SHAPES, encode_targets
+    from models.yolo.targets import TARGET_SHAPES, encode_targets
 
     # a 115x73 px box centred at (0.7, 0.2) -> coarse head, anchor 0, cell row 0 col 2
     w, h = 115 / 96, 73 / 96

@@ -9,7 +9,8 @@ import os
 from dataclasses import dataclass
 
 from common import env
-from common.training import fit, get_strategy, parse_config, prepare_run, save_model
+from common.models_io import save_model
+from common.training import fit, get_strategy, parse_config, prepare_run
 from common.weights import fetch
 from models.autoencoder.model import build_model
 

@@ -25,7 +25,7 @@ from common import env  # noqa: F401
 from common.cli import user_errors_as_one_line
 from common.evaluation import as_numpy, check_model_files, load_predictor, require_input_shape, require_int8_tflite
 from common.metrics import accuracy, confusion_matrix, per_class_accuracy, plot_confusion_matrix
-from common.training import load_model
+from common.models_io import load_model
 from common.weights import REGISTRY, fetch
 from common.datasets import DatasetMissingError
 from models.dscnn_kws.data import CLASS_NAMES, FEATURE_SHAPE, FOLDER_HINT, Clips, DataLayoutError, load_arrays

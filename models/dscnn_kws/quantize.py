@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from common import env  # noqa: F401
-from common.quantize import quantize_cli, quantize_int8
+from common.cli import quantize_cli
+from common.quantize import quantize_int8
 from common.representative import DEFAULT_SEED, representative_dataset, sample_features
-from common.training import load_model
+from common.models_io import load_model
 from models.dscnn_kws.data import FolderData, folder_split, load_arrays, load_clips, scan_folder, speaker_of
 
 CALIBRATION_N = 120  # as many clips as MLPerf Tiny's quant_cal_idxs.txt

@@ -55,7 +55,7 @@ def predict(model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if path.suffix == ".tflite":
             model = device_runner(path)
         else:
-            from common.training import load_model
+            from common.models_io import load_model
 
             model = load_model(path)
     if isinstance(model, QuantizedRunner):
@@ -125,7 +125,7 @@ def validate_artifacts(keras_path: str | os.PathLike, tflite_path: str | os.Path
                        split: str = EVAL_SPLIT, png: str | os.PathLike | None = None) -> dict:
     """report.json: float Keras and int8 vs MediaPipe float on the evaluation crops, plus the checks
     of issue 7 (import fidelity on all faces, size, op list, Efinix reference side by side)."""
-    from common.training import load_model
+    from common.models_io import load_model
     from common.validate import validate
     from common.weights import fetch
 

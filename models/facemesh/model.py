@@ -42,16 +42,9 @@ class TfliteGraph:
 
     def constant(self, index: int) -> np.ndarray:
         """A constant tensor as float32/int32 NumPy (float16 storage widened to float32)."""
-        from ai_edge_litert import schema_py_generated as schema
+        from common.tflite import constant
 
-        tensor = self.subgraph.tensors[index]
-        data = self.model.buffers[tensor.buffer].data
-        if data is None or len(data) == 0:
-            raise ValueError(f"tensor {index} ({self.tensor_name(index)}) is not a constant")
-        dtype = {schema.TensorType.FLOAT16: np.float16, schema.TensorType.FLOAT32: np.float32,
-                 schema.TensorType.INT32: np.int32}[tensor.type]
-        array = np.frombuffer(bytes(bytearray(data)), dtype=dtype).reshape(tensor.shape)
-        return array.astype(np.float32) if dtype != np.int32 else array
+        return constant(self.model, index)
 
 
 def read_tflite_graph(path: str | os.PathLike) -> TfliteGraph:

@@ -16,10 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from common import env  # noqa: F401
-from common.quantize import quantize_cli, quantize_int8
+from common.cli import quantize_cli
+from common.quantize import quantize_int8
 from common.same_scale import union_same_scale_ranges
 from common.representative import DEFAULT_N, DEFAULT_SEED, representative_dataset, sample_features
-from common.training import load_model
+from common.models_io import load_model
 from models.facemesh.data import add_source_args, augment_crops, load_dataset
 
 CALIBRATION_SPLIT = "calibration"  # never the evaluation photos

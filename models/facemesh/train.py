@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from common import env
-from common.training import save_model
+from common.models_io import save_model
 from models.facemesh.model import INPUT_SHAPE, build_model
 
 MAX_IMPORT_DIFF_PX = 0.05  # the bound for float Keras vs the original tflite

@@ -128,7 +128,7 @@ def validate_artifacts(
 ) -> dict:
     """Float vs int8 on the same grayscale images (-> report.json), with the RGB reference scored
     by the same code on the same images and labels."""
-    from common.training import load_model
+    from common.models_io import load_model
     from common.validate import validate
 
     require_int8_tflite(tflite_path)

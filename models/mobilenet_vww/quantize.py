@@ -14,11 +14,12 @@ import os
 from pathlib import Path
 
 from common import env  # noqa: F401
-from common.quantize import quantize_cli, quantize_int8
+from common.cli import quantize_cli
+from common.quantize import quantize_int8
 from common.evaluation import relative_names
 from common.representative import (DEFAULT_N, DEFAULT_SEED, calibration_subset, representative_dataset,
                                    sample_features)
-from common.training import load_model
+from common.models_io import load_model
 from models.mobilenet_vww.data import load_dataset, load_folder
 
 CALIBRATION_SPLIT = "train"  # TFDS coco/2017 (the evaluation uses "validation")

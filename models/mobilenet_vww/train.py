@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from common import env
-from common.training import fit, get_strategy, parse_config, prepare_run, save_model
+from common.models_io import save_model
+from common.training import fit, get_strategy, parse_config, prepare_run
 from common.weights import fetch
 from models.mobilenet_vww.data import load_dataset
 from models.mobilenet_vww.model import INPUT_SHAPE, build_model

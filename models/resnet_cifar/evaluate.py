@@ -14,7 +14,7 @@ from pathlib import Path
 
 from common import env  # noqa: F401
 from common.cli import user_errors_as_one_line
-from common.training import load_model
+from common.models_io import load_model
 from common.evaluation import as_numpy, check_model_files, load_predictor, require_input_shape, require_int8_tflite
 from common.metrics import accuracy, confusion_matrix, per_class_accuracy, plot_confusion_matrix
 from models.resnet_cifar.data import CLASS_NAMES, load_arrays

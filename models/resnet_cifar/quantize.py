@@ -8,8 +8,9 @@ import os
 from pathlib import Path
 
 from common import env  # noqa: F401
-from common.training import load_model
-from common.quantize import quantize_cli, quantize_int8
+from common.models_io import load_model
+from common.cli import quantize_cli
+from common.quantize import quantize_int8
 from common.representative import DEFAULT_SEED, representative_dataset, sample_features
 from models.resnet_cifar.data import load_arrays
 

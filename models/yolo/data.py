@@ -113,11 +113,11 @@ def load_dataset(
     """A `tf.data` pipeline of (image 96x96x3 0..1, YOLOv3 targets per head) for training.
 
     `data_dir` with images/ + labels/ reads that folder (all of it; `split` is ignored), otherwise
-    TFDS coco/2017 `split`. Targets come from `train.encode_targets` (best of the six anchors).
+    TFDS coco/2017 `split`. Targets come from `targets.encode_targets` (best of the six anchors).
     """
     import tensorflow as tf
 
-    from models.yolo.train import TARGET_SHAPES, encode_targets
+    from models.yolo.targets import TARGET_SHAPES, encode_targets
 
     if data_dir and (Path(data_dir) / "images").is_dir():
         data = load_folder(data_dir, limit)

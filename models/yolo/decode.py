@@ -13,6 +13,8 @@ from typing import Sequence
 
 import numpy as np
 
+from common.metrics.detection import box_iou
+
 # (anchors in pixels, w h) per output, in the model's output order: 3x3 head, then 6x6 head.
 ANCHORS = (
     np.array([[115, 73], [119, 199], [242, 238]], np.float32),
@@ -47,24 +49,13 @@ def decode_head(feature: np.ndarray, anchors: np.ndarray, input_size: tuple[int,
     return boxes.reshape(-1, 6)
 
 
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of (n, 4) and (m, 4) corner boxes."""
-    a, b = np.asarray(a, np.float64)[:, None, :4], np.asarray(b, np.float64)[None, :, :4]
-    iw = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
-    ih = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
-    inter = iw * ih
-    area = lambda x: (x[..., 2] - x[..., 0]) * (x[..., 3] - x[..., 1])  # noqa: E731
-    union = area(a) + area(b) - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
-
-
 def nms(rows: np.ndarray, iou_threshold: float = NMS_IOU, max_detections: int = MAX_DETECTIONS) -> np.ndarray:
     """Greedy NMS on rows ranked by objectness * class_probability (stable on ties)."""
     if len(rows) == 0:
         return rows.reshape(0, 6)
     order = np.argsort(-(rows[:, 4] * rows[:, 5]), kind="stable")
     rows = rows[order]
-    ious = iou_matrix(rows, rows)
+    ious = box_iou(rows, rows)
     keep: list[int] = []
     suppressed = np.zeros(len(rows), bool)
     for i in range(len(rows)):

@@ -86,7 +86,7 @@ def validate_artifacts(
     pr_png: str | os.PathLike | None = None,
 ) -> dict:
     """Float vs int8 (and the reference int8 file) on the same preprocessed images -> report.json."""
-    from common.training import load_model
+    from common.models_io import load_model
     from common.validate import validate
     from common.weights import fetch
 

@@ -14,12 +14,13 @@ from pathlib import Path
 import numpy as np
 
 from common import env  # noqa: F401
-from common.quantize import quantize_cli, quantize_int8
+from common.cli import quantize_cli
+from common.quantize import quantize_int8
 from common.evaluation import relative_names
 from common.representative import (DEFAULT_N, DEFAULT_SEED, calibration_subset, representative_dataset,
                                    sample_features)
 from common.ranges import adopt_activation_ranges
-from common.training import load_model
+from common.models_io import load_model
 from common.weights import fetch
 from models.yolo.data import INPUT_SIZE, load_arrays
 

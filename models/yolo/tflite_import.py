@@ -13,7 +13,7 @@ import os
 import numpy as np
 
 from common import env  # noqa: F401
-from common.tflite import read_graph
+from common.tflite import constant, op_names, read_graph
 from models.yolo.darknet import BN_EPSILON, Cfg, _conv_layers
 
 
@@ -21,41 +21,19 @@ class TFLiteImportError(ValueError):
     """The `.tflite` graph does not match the cfg."""
 
 
-def _dequantize(model, tensor) -> np.ndarray:
-    from ai_edge_litert import schema_py_generated as schema
-
-    dtype = {schema.TensorType.INT8: np.int8, schema.TensorType.INT32: np.int32,
-             schema.TensorType.FLOAT32: np.float32}[tensor.type]
-    raw = np.frombuffer(bytes(model.buffers[tensor.buffer].data), dtype=dtype).reshape(tensor.shape)
-    if dtype == np.float32:
-        return raw.copy()
-    q = tensor.quantization
-    scale = np.asarray(q.scale, np.float64)
-    zero = np.asarray(q.zeroPoint if q.zeroPoint is not None else np.zeros_like(scale), np.float64)
-    shape = [1] * raw.ndim
-    if scale.size > 1:
-        shape[q.quantizedDimension] = -1
-    return ((raw.astype(np.float64) - zero.reshape(shape)) * scale.reshape(shape)).astype(np.float32)
-
-
 def read_conv_weights(tflite_path: str | os.PathLike) -> list[dict]:
     """Every CONV_2D / DEPTHWISE_CONV_2D in execution order: float kernel (Keras layout) and bias."""
-    from ai_edge_litert import schema_py_generated as schema
-
     model = read_graph(tflite_path)
     graph = model.subgraphs[0]
     convs = []
-    for op in graph.operators:
-        code = model.operatorCodes[op.opcodeIndex]
-        builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
-        if builtin not in (schema.BuiltinOperator.CONV_2D, schema.BuiltinOperator.DEPTHWISE_CONV_2D):
+    for op, name in zip(graph.operators, op_names(tflite_path)):
+        if name not in ("CONV_2D", "DEPTHWISE_CONV_2D"):
             continue
-        kernel = _dequantize(model, graph.tensors[op.inputs[1]])
-        bias = _dequantize(model, graph.tensors[op.inputs[2]]) if len(op.inputs) > 2 and op.inputs[2] >= 0 \
-            else np.zeros(kernel.shape[0 if builtin == schema.BuiltinOperator.CONV_2D else 3], np.float32)
+        kernel = constant(model, op.inputs[1])
+        bias = constant(model, op.inputs[2]) if len(op.inputs) > 2 and op.inputs[2] >= 0 \
+            else np.zeros(kernel.shape[0 if name == "CONV_2D" else 3], np.float32)
         # CONV_2D [out, kh, kw, in] and DEPTHWISE [1, kh, kw, ch] -> Keras [kh, kw, in, out] / [kh, kw, ch, 1]
-        convs.append({"depthwise": builtin == schema.BuiltinOperator.DEPTHWISE_CONV_2D,
-                      "kernel": kernel.transpose(1, 2, 3, 0), "bias": bias})
+        convs.append({"depthwise": name == "DEPTHWISE_CONV_2D", "kernel": kernel.transpose(1, 2, 3, 0), "bias": bias})
     return convs
 
 
