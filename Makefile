@@ -89,7 +89,7 @@ report: $(BUILD)/REPORT.md ## build/REPORT.md: the zoo table with measured numbe
 
 # Generator defines are read when present; with the analyzer configured they are (re)made first.
 $(BUILD)/REPORT.md: $(foreach m,$(MODELS),$(BUILD)/$(m)/$(m)_model_data.cc) $(wildcard $(BUILD)/*/efinix/tinyml_core*_define.v) \
-		common/report.py | $(STAMP) $(if $(strip $(EFINIX_TFLITE_BIN)),$(MODELS:%=%.efinix))
+		common/report.py common/cards.py $(wildcard models/*/card.py) | $(STAMP) $(if $(strip $(EFINIX_TFLITE_BIN)),$(MODELS:%=%.efinix))
 	$(PY) -m common.report --build $(BUILD) --out $@ $(MODELS)
 
 clean: ## remove build/ (keeps .venv)
@@ -115,7 +115,8 @@ $(BUILD)/$(1)/model.keras: $(BUILD)/$(1)/data.json models/$(1)/model.py models/$
 $(BUILD)/$(1)/model.tflite: $(BUILD)/$(1)/model.keras models/$(1)/quantize.py $(QUANT_COMMON) | $(STAMP)
 	$(PY) -m models.$(1).quantize --model $$< --out $$@ $$($(1)_QUANT_ARGS)
 
-$(BUILD)/$(1)/report.json: $(BUILD)/$(1)/model.tflite $(BUILD)/$(1)/model.keras models/$(1)/evaluate.py $(EVAL_COMMON) | $(STAMP)
+$(BUILD)/$(1)/report.json: $(BUILD)/$(1)/model.tflite $(BUILD)/$(1)/model.keras models/$(1)/evaluate.py models/$(1)/card.py \
+		$(EVAL_COMMON) | $(STAMP)
 	$(PY) -m models.$(1).evaluate --model $$< --float-model $(BUILD)/$(1)/model.keras --report $$@ $$($(1)_EVAL_ARGS)
 
 $(BUILD)/$(1)/$(1)_model_data.cc: $(BUILD)/$(1)/report.json $(DEPLOY_COMMON) | $(STAMP)

@@ -16,9 +16,10 @@ from typing import Callable
 import numpy as np
 
 from common.tflite import op_names
+from common.cards import load_card
 from common.weights import fetch
 
-EFINIX_REFERENCE = "efinix_face_landmark"
+EFINIX_REFERENCE = load_card("facemesh").efinix_reference
 TFLM_ARENA_BYTES = 8 * 1024 * 1024
 PRELU_OPS = ("ADD", "MUL", "MAXIMUM", "MINIMUM", "RESHAPE")
 

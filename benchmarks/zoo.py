@@ -13,24 +13,19 @@ import tempfile
 import time
 from pathlib import Path
 
+from common.cards import all_cards, resolve_reference
 from common.profile import latency_ms, tflm_invoke_ms
-from common.weights import fetch
 
 REPO = Path(__file__).resolve().parents[1]
-MODELS = ("resnet_cifar", "dscnn_kws", "autoencoder", "mobilenet_vww", "yolo", "facemesh")
-EFINIX_REFERENCE = {
-    "resnet_cifar": "efinix_resnet",
-    "dscnn_kws": "efinix_dscnn",
-    "autoencoder": "efinix_autoencoder",
-    "mobilenet_vww": "efinix_mobilenet",
-    "yolo": "efinix_yolo",
-    "facemesh": "efinix_face_landmark",
-}
 
 
 def reference_time(measure, name: str, runs: int) -> tuple[float | None, str]:
+    """`measure` of the model card's Efinix reference file, or None and why not."""
+    efinix = all_cards()[name].efinix_reference
+    if efinix is None:
+        return None, "no Efinix file"
     try:
-        return measure(fetch(EFINIX_REFERENCE[name]), runs=runs), ""
+        return measure(resolve_reference(efinix), runs=runs), ""
     except Exception as exc:  # e.g. the Efinix MobileNet file does not load in current LiteRT
         return None, f"{type(exc).__name__}: {str(exc).splitlines()[0][:40]}"
 
@@ -57,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
             subprocess.run(["make", f"BUILD={build}", "all"], cwd=REPO, check=True)
             make_seconds = time.perf_counter() - start
         rows = []
-        for name in MODELS:
+        for name in all_cards():
             tflite = build / name / "model.tflite"
             if not tflite.is_file():
                 rows.append((name, "not built", "", "", "", "", "", "", ""))

@@ -7,36 +7,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from dataclasses import dataclass
+import re
 from pathlib import Path
 
 from common.atomic import atomic_path
+from common.cards import CardError, load_card
 
-
-@dataclass(frozen=True)
-class ModelCard:
-    application: str
-    model: str
-    input_size: str
-    dataset: str
-    quality_target: str
-
-
-# The seed's table: what each model is and the quality it has to reach.
-CARDS: dict[str, ModelCard] = {
-    "resnet_cifar": ModelCard("Image classification", "ResNet-8 (MLPerf Tiny)", "32x32x3", "CIFAR-10",
-                              "top-1 ≥ 87.4% (reference int8 87.47%)"),
-    "dscnn_kws": ModelCard("Keyword spotting", "DS-CNN small (MLPerf Tiny)", "49x10x1 MFCC", "Speech Commands v0.02",
-                           "top-1 ≥ 92.4% (reference int8 92.47%)"),
-    "autoencoder": ModelCard("Anomaly detection", "FC AutoEncoder (MLPerf Tiny)", "640 log-mel", "ToyADMOS ToyCar",
-                             "AUC 0.842 int8 (MLPerf, full set); int8 scores within 5% of float"),
-    "mobilenet_vww": ModelCard("Person detection (VWW)", "MobileNetV1 0.25", "96x96x1", "Visual Wake Words (COCO)",
-                               "accuracy ≥ 82.2% (RGB reference 85.16%)"),
-    "yolo": ModelCard("Person detection (boxes)", "YOLO-pico (Efinix)", "96x96x3", "COCO person",
-                      "mAP@0.5 20.30 (≥ 20.7 on coco128)"),
-    "facemesh": ModelCard("Face landmarks", "MediaPipe FaceMesh", "192x192x3", "face crops",
-                          "NME int8 vs float ≤ 2.0%"),
-}
 
 COLUMNS = ("application", "model", "input size", "dataset", "quality target", "metric", "float", "int8 (TFLM)",
            "int8 (LiteRT x86)", "size (bytes)", "MACs", "TFLM arena (bytes)", "accelerator ops",
@@ -55,15 +31,40 @@ def _metric(value) -> str:
     return _fmt(value)
 
 
+# An absolute POSIX or Windows path inside a text (up to the next space, quote, parenthesis or comma).
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.])(?:/|[A-Za-z]:[\\/])[^\s,;()'\"`|]*")
+
+
+def strip_paths(text: str) -> str:
+    """`text` with every absolute path replaced by its last component (the report is shared: it
+    must not show where a file lay on the building machine)."""
+    return _ABSOLUTE_PATH.sub(lambda m: re.split(r"[\\/]", m.group(0).rstrip("/\\"))[-1] or m.group(0), text)
+
+
+def metric_cell(report: dict) -> str:
+    """The metric's name, plus each metric that could not be measured meaningfully and why."""
+    text = str(report.get("metric", "n/a"))
+    for item in report.get("not_measured", []):
+        text += f"; {item['metric']}: n/a ({item['reason']})"
+    return strip_paths(text)
+
+
+def _card_columns(name: str) -> list[str]:
+    try:
+        card = load_card(name)
+    except CardError:
+        return [name, name, "?", "?", "?"]
+    return [card.task, card.architecture, card.input, card.dataset, card.quality_target]
+
+
 def model_row(name: str, build: Path) -> list[str]:
-    card = CARDS.get(name, ModelCard(name, name, "?", "?", "?"))
     report = json.loads((build / name / "report.json").read_text())
     profile_path = build / name / "profile.json"
     profile = json.loads(profile_path.read_text()) if profile_path.is_file() else {}
     accel = report.get("accelerated_op_fraction")
     return [
-        card.application, card.model, card.input_size, card.dataset, card.quality_target,
-        report.get("metric", "n/a"), _metric(report.get("metric_float")), _metric(report.get("metric_int8")),
+        *_card_columns(name),
+        metric_cell(report), _metric(report.get("metric_float")), _metric(report.get("metric_int8")),
         _metric(report.get("metric_int8_litert")),
         _fmt(report.get("size_bytes"), ","), _fmt(profile.get("macs"), ","),
         _fmt(profile.get("tflm_arena_bytes"), ","),
@@ -111,7 +112,7 @@ def build_report(build: str | os.PathLike, out: str | os.PathLike, models: list[
         if not (build / name / "report.json").is_file():
             missing.append(name)
             continue
-        lines.append("| " + " | ".join([name, *model_row(name, build)]) + " |")
+        lines.append("| " + " | ".join([name, *(c.replace("|", "\\|") for c in model_row(name, build))]) + " |")
     if missing:
         lines += ["", f"Not built: {', '.join(missing)} (run `make <model>.tflite`)."]
     lines += ["", "## Plots", ""]

@@ -92,3 +92,12 @@ def check_deploy_kit(build: Path, name: str) -> dict:
     assert efinix_violations(tflite) == []
     assert f"quant_{name}_output.h" in {p.name for p in out.iterdir()}
     return {"golden_exact": exact, "n": n, "fc_scales": fc_scales, "tflm_arena_bytes": profile["tflm_arena_bytes"]}
+
+
+def check_readme_numbers(build: Path, name: str) -> None:
+    """The measured numbers marked in models/<name>/README.md are the ones this fresh build gives
+    (`python -m common.readme_numbers --build <build> --write` regenerates them)."""
+    from common.readme_numbers import check
+
+    drift = check(name, build)
+    assert not drift, "README numbers drifted from a fresh build:\n" + "\n".join(drift)

@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import pytest
 
-from conftest import require_shared, check_deploy_kit
+from conftest import require_shared, check_deploy_kit, check_readme_numbers
 
 SUBSET = ("data", "speech_commands_v0.02_test_subset")
 KWS_REF = ("pretrained", "mlcommons", "kws_ref_model", "saved_model.pb")
@@ -263,6 +263,7 @@ def test_make_dscnn_kws_end_to_end(repo, tmp_path):
     assert run.returncode == 0, run.stdout + run.stderr
     tflite = tmp_path / "dscnn_kws" / "model.tflite"
     check_deploy_kit(tmp_path, "dscnn_kws")
+    check_readme_numbers(tmp_path, "dscnn_kws")
     report = json.loads((tmp_path / "dscnn_kws" / "report.json").read_text())
     assert isinstance(report["skipped_files"], list)  # every report lists what was skipped
 

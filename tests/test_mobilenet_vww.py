@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 import pytest
 
-from conftest import SHARED, require_shared, check_deploy_kit
+from conftest import SHARED, require_shared, check_deploy_kit, check_readme_numbers
 from models.mobilenet_vww import data
 from models.mobilenet_vww.model import build_model
 from models.mobilenet_vww.train import gray_stem_kernel, load_pretrained
@@ -209,6 +209,7 @@ def built(tmp_path_factory, repo):
     subprocess.run(["make", f"BUILD={build}", "mobilenet_vww.cc"], cwd=repo, check=True, env=env)
     out = build / "mobilenet_vww"
     check_deploy_kit(build, "mobilenet_vww")
+    check_readme_numbers(build, "mobilenet_vww")
     report = json.loads((out / "report.json").read_text())
     assert isinstance(report["skipped_files"], list)  # every report lists what was skipped
     return out, report

@@ -10,7 +10,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from conftest import require_shared, check_deploy_kit
+from conftest import require_shared, check_deploy_kit, check_readme_numbers
 
 
 def test_resnet8_has_mlperf_parameter_count():
@@ -130,6 +130,7 @@ def test_make_resnet_cifar_end_to_end(repo, tmp_path):
     assert first.returncode == 0, first.stdout + first.stderr
     tflite = tmp_path / "a" / "resnet_cifar" / "model.tflite"
     check_deploy_kit(tmp_path / "a", "resnet_cifar")
+    check_readme_numbers(tmp_path / "a", "resnet_cifar")
     report = json.loads((tmp_path / "a" / "resnet_cifar" / "report.json").read_text())
     assert isinstance(report["skipped_files"], list)  # every report lists what was skipped
 

@@ -9,7 +9,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from conftest import require_shared, check_deploy_kit
+from conftest import require_shared, check_deploy_kit, check_readme_numbers
 
 REFERENCE = ("pretrained", "efinix", "yolo_person_detect.tflite")
 COCO128 = ("data", "coco128_person")
@@ -434,6 +434,7 @@ def test_make_yolo_end_to_end(repo, tmp_path):
     build = tmp_path / "yolo"
     tflite = build / "model.tflite"
     check_deploy_kit(tmp_path, "yolo")
+    check_readme_numbers(tmp_path, "yolo")
     report = json.loads((build / "report.json").read_text())
     assert isinstance(report["skipped_files"], list)  # every report lists what was skipped
     check_int8(tflite)  # every tensor int8/int32, builtin ops only

@@ -85,6 +85,23 @@ def auc_by_group(
     return {"per_group": per_group, "mean": mean, "max_fpr": max_fpr}
 
 
+MIN_CLIPS_PER_CLASS = 10  # below this per machine id, one clip moves the AUC by >= 0.1: not a quality number
+
+
+def auc_unmeasurable_reason(auc: Mapping, min_per_class: int = MIN_CLIPS_PER_CLASS) -> str | None:
+    """Why the AUC of `auc_by_group(...)` says nothing about detection quality, or None when every
+    machine id holds at least `min_per_class` normal and `min_per_class` anomalous clips."""
+    groups = auc["per_group"]
+    n_normal = sum(e["n_normal"] for e in groups.values())
+    n_anomaly = sum(e["n_anomaly"] for e in groups.values())
+    short = sorted(g for g, e in groups.items() if min(e["n_normal"], e["n_anomaly"]) < min_per_class)
+    if groups and not short:
+        return None
+    where = f"; too few in {', '.join(short)}" if len(groups) > 1 else ""
+    return (f"{n_normal + n_anomaly} clips ({n_normal} normal, {n_anomaly} anomalous{where}): AUC needs "
+            f">= {min_per_class} normal and >= {min_per_class} anomalous clips per machine id")
+
+
 def plot_roc(
     curves: Mapping[str, tuple[Sequence[int], Sequence[float]]], path: str | os.PathLike, title: str = "",
     max_fpr: float = 0.1,

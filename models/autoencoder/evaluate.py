@@ -21,7 +21,8 @@ from common import env  # noqa: F401
 from common.atomic import atomic_path, write_json, save_figure
 from common.cli import user_errors_as_one_line
 from common.evaluation import as_numpy, check_model_files, load_predictor, require_int8_tflite
-from common.metrics.anomaly import auc_by_group, plot_roc
+from common.cards import NONE, load_card, resolve_reference
+from common.metrics.anomaly import auc_by_group, auc_unmeasurable_reason, plot_roc
 from common.validate import GOLDEN_INPUTS, save_golden_inputs
 from models.autoencoder.data import Clips, load_dataset
 from models.autoencoder.features import DIMS, MACHINE_TYPE
@@ -30,7 +31,8 @@ DATA = "the log-mel vectors"
 
 EVAL_SPLIT = "test"
 MAX_FPR = 0.1
-REFERENCE = "efinix_autoencoder"  # = MLPerf Tiny ad01_int8.tflite (same sha256)
+CARD = load_card("autoencoder")
+REFERENCE = CARD.reference
 CHUNK_CLIPS = 64  # clips scored per predict call (bounds memory on the full test set)
 
 
@@ -88,14 +90,13 @@ def plot_scores_vs_float(result: dict, path: str | os.PathLike) -> Path:
 
 
 def _reference_path(reference: str | None) -> Path | None:
-    if not reference or reference == "none":
-        return None
-    if Path(reference).is_file():
-        return Path(reference)
-    from common.weights import WeightsNotFoundError, fetch
+    """The reference file, or None (asked for none, or a registered file that is nowhere local)."""
+    from common.weights import WeightsNotFoundError
 
+    if not reference or reference == NONE:
+        return None
     try:
-        return fetch(reference)
+        return resolve_reference(reference)
     except WeightsNotFoundError as exc:
         print(f"reference model skipped: {exc}")
         return None
@@ -189,22 +190,38 @@ def evaluate(
     return result
 
 
+def headline(result: dict) -> dict:
+    """The report's metric keys. The mean AUC when every machine id has enough clips for it to mean
+    something; otherwise the int8-vs-float clip score deviation on the clips that did not calibrate
+    (what the data does measure), with the AUC listed under `not_measured` and the reason."""
+    mean = {name: a["mean"] for name, a in result["auc"].items()}
+    why_not = auc_unmeasurable_reason(result["auc"]["model"])
+    if why_not is None:
+        metric_float, metric_int8 = mean.get("float", {}).get("auc"), mean["model"]["auc"]
+        return {"metric": f"mean AUC over machine ids ({MACHINE_TYPE} {result['split']}, clip score = mean squared "
+                          "reconstruction error)",
+                "higher_is_better": True, "metric_float": metric_float, "metric_int8": metric_int8,
+                "drop": None if metric_float is None or metric_int8 is None else metric_float - metric_int8,
+                "not_measured": []}
+    deviation = result["model_vs_float"]
+    held_out = deviation["held_out_max_abs_rel_diff"]
+    n = len(deviation["held_out_files"]) if held_out is not None else result["n_clips"]
+    which = "held-out clips (not used for calibration)" if held_out is not None else "clips (none held out)"
+    metric_int8 = held_out if held_out is not None else deviation["max_abs_rel_diff"]
+    return {"metric": f"max |int8/float - 1| of clip scores, {n} {which}, {MACHINE_TYPE} {result['split']}",
+            "higher_is_better": False, "metric_float": 0.0, "metric_int8": metric_int8, "drop": metric_int8,
+            "not_measured": [{"metric": "AUC", "reason": why_not}]}
+
+
 def write_report(result: dict, tflite_path: str | os.PathLike, report_path: str | os.PathLike) -> dict:
-    """report.json in the zoo's shape: the metric float vs int8, plus the .tflite summary."""
+    """report.json in the zoo's shape: the headline metric float vs int8 (`headline`), the AUCs, plus
+    the .tflite summary."""
     from common.validate import read_quantization_metadata, tflite_summary, versions
 
     require_int8_tflite(tflite_path)
-    mean = {name: a["mean"] for name, a in result["auc"].items()}
-    metric_float = mean.get("float", {}).get("auc")
-    metric_int8 = mean["model"]["auc"]
     report = {
         "model": "autoencoder",
-        "metric": f"mean AUC over machine ids ({MACHINE_TYPE} {result['split']}, clip score = mean squared "
-                  "reconstruction error); null when no id holds both normal and anomalous clips",
-        "higher_is_better": True,
-        "metric_float": metric_float,
-        "metric_int8": metric_int8,
-        "drop": None if metric_float is None or metric_int8 is None else metric_float - metric_int8,
+        **headline(result),
         "n_eval": result["n_clips"],
         "quantization": read_quantization_metadata(tflite_path),
         **tflite_summary(tflite_path),
@@ -231,6 +248,9 @@ def _print(result: dict) -> None:
                 print(f"{name} {machine_id}: AUC {e['auc']:.4f}  pAUC {e['pauc']:.4f}")
         if a["mean"]["auc"] is not None:
             print(f"{name} mean over {a['mean']['n_groups']} ids: AUC {a['mean']['auc']:.4f}  pAUC {a['mean']['pauc']:.4f}")
+    why_not = auc_unmeasurable_reason(result["auc"]["model"])
+    if why_not:
+        print(f"AUC n/a as a quality number: {why_not}")
     for key in ("model_vs_float", "reference_int8_vs_float"):
         if key in result:
             r = result[key]
@@ -246,7 +266,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--float-model", help="also score this float .keras model (and compare) ...")
     parser.add_argument("--report", help="... and write report.json here (needs --model to be a .tflite)")
     parser.add_argument("--reference", default=REFERENCE,
-                        help="reference model scored beside ours: a registered weights name or a path; 'none' to skip")
+                        help="reference model scored beside ours: a registered weights name or a path (default: "
+                             f"{REFERENCE}, the model card's); '{NONE}' to skip")
     parser.add_argument("--split", default=EVAL_SPLIT)
     parser.add_argument("--tfds-dir", help="TFDS data directory holding dcase2020_toycar")
     parser.add_argument("--scores-dir", help="write anomaly_score_ToyCar_id_XX.csv files here "

@@ -26,11 +26,12 @@ from common.cli import user_errors_as_one_line
 from common.evaluation import as_numpy, check_model_files, load_predictor, require_input_shape, require_int8_tflite
 from common.metrics import accuracy, confusion_matrix, per_class_accuracy, plot_confusion_matrix
 from common.models_io import load_model
-from common.weights import REGISTRY, fetch
+from common.cards import NONE, load_card, resolve_reference
 from common.datasets import DatasetMissingError
 from models.dscnn_kws.data import CLASS_NAMES, FEATURE_SHAPE, FOLDER_HINT, Clips, DataLayoutError, load_arrays
 
 DATA = "the MFCC features"
+CARD = load_card("dscnn_kws")
 
 EVAL_SPLIT = "test"
 
@@ -81,11 +82,6 @@ def evaluate(
     return result
 
 
-def resolve_reference(name_or_path: str) -> Path:
-    """A registered weights name (e.g. efinix_dscnn) or a path to a .tflite."""
-    return fetch(name_or_path) if name_or_path in REGISTRY else Path(name_or_path)
-
-
 def validate_artifacts(
     keras_path: str | os.PathLike,
     tflite_path: str | os.PathLike,
@@ -126,7 +122,7 @@ def validate_artifacts(
         x=clips.x,
         y=clips.y,
         metric_fn=accuracy,
-        metric_name=f"top1_accuracy ({extra['data']})",
+        metric_name=f"top1_accuracy ({Path(data_dir).name if data_dir else extra['data']})",
         report_path=report_path,
         extra=extra,
     )
@@ -141,9 +137,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--confusion-png", help="write the confusion matrix as a PNG")
     parser.add_argument("--float-model", help="also compare with this float .keras model ...")
     parser.add_argument("--report", help="... and write the comparison to this report.json")
-    parser.add_argument("--reference", help="also score this reference .tflite (path or registered name, "
-                                            "e.g. efinix_dscnn) on the same clips, into the report")
+    parser.add_argument("--reference", default=CARD.reference,
+                        help="also score this reference .tflite (path or registered name) on the same clips, into "
+                             f"the report (default: {CARD.reference}, the model card's; '{NONE}' to skip)")
     args = parser.parse_args(argv)
+    if args.reference == NONE:
+        args.reference = None
     if bool(args.float_model) != bool(args.report):
         parser.error("--float-model and --report go together")
     check_model_files(args.model, FEATURE_SHAPE, int8=bool(args.report), float_model=args.float_model, data=DATA)

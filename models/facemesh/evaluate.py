@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from common import env  # noqa: F401
+from common.cards import NONE, load_card, resolve_reference
 from common.cli import user_errors_as_one_line
 from common.evaluation import check_model_files, require_input_shape, require_int8_tflite
 from common.metrics.landmarks import nme_per_sample, plot_landmarks
@@ -29,7 +30,8 @@ from models.facemesh.model import INPUT_SHAPE, LEFT_EYE, NUM_LANDMARKS, RIGHT_EY
 DATA = "the face crops"
 
 EVAL_SPLIT = "evaluation"
-EFINIX_REFERENCE = "efinix_face_landmark"
+CARD = load_card("facemesh")
+MEDIAPIPE_REFERENCE, EFINIX_REFERENCE = CARD.references  # the float model NME is measured against; Efinix int8
 ACCEPTED_CPU_OPS = frozenset({"MAX_POOL_2D", "PAD"})  # pooling/pad may run on the CPU (issue 7)
 MAX_SIZE_BYTES = 768_792  # the Efinix reference int8 file
 MAX_IMPORT_DIFF_PX = 0.05
@@ -86,7 +88,7 @@ def reference_model():
     from common.tflite import Runner
     from models.facemesh.weights import mediapipe_file
 
-    return Runner(mediapipe_file("mediapipe_face_landmark"))
+    return Runner(mediapipe_file(MEDIAPIPE_REFERENCE))
 
 
 def evaluate(model_path: str | os.PathLike, *, data_dir: str | os.PathLike | None = None,
@@ -122,15 +124,18 @@ def whole_image_comparison(models: dict[str, object], crops: FaceCrops,
 def validate_artifacts(keras_path: str | os.PathLike, tflite_path: str | os.PathLike,
                        report_path: str | os.PathLike, *, data_dir: str | os.PathLike | None = None,
                        tfds_data_dir: str | os.PathLike | None = None,
-                       split: str = EVAL_SPLIT, png: str | os.PathLike | None = None) -> dict:
+                       split: str = EVAL_SPLIT, png: str | os.PathLike | None = None,
+                       reference: str | os.PathLike | None = EFINIX_REFERENCE) -> dict:
     """report.json: float Keras and int8 vs MediaPipe float on the evaluation crops, plus the checks
-    of issue 7 (import fidelity on all faces, size, op list, Efinix reference side by side)."""
+    of issue 7 (import fidelity on all faces, size, op list, `reference` int8 file side by side)."""
     from common.models_io import load_model
     from common.validate import validate
-    from common.weights import fetch
 
     require_int8_tflite(tflite_path)
     check_model_files(tflite_path, INPUT_SHAPE, float_model=keras_path, data=DATA)
+    compared = {"ours_int8": tflite_path}
+    if reference and str(reference) != NONE:
+        compared["efinix_int8"] = require_int8_tflite(resolve_reference(reference), "--reference")
     keras_model = load_model(keras_path)
     crops = load_dataset(data_dir, split, tfds_data_dir=tfds_data_dir)
     everything = load_dataset(data_dir, "all", tfds_data_dir=tfds_data_dir)
@@ -145,8 +150,7 @@ def validate_artifacts(keras_path: str | os.PathLike, tflite_path: str | os.Path
     float_all = compare(predict(keras_model, everything.images), predict(ref, everything.images))
     int8_vs_mediapipe = compare(int8_eval, ref_eval)
     int8_vs_keras = compare(int8_eval, float_eval)
-    whole = whole_image_comparison({"ours_int8": tflite_path, "efinix_int8": fetch(EFINIX_REFERENCE)}, everything,
-                                   data_dir)
+    whole = whole_image_comparison(compared, everything, data_dir)
     extra = {
         "split": split,
         "faces_evaluated": crops.sources,
@@ -192,6 +196,9 @@ def main(argv: list[str] | None = None) -> None:
     add_source_args(parser)
     parser.add_argument("--split", default=EVAL_SPLIT, choices=("calibration", "evaluation", "all"))
     parser.add_argument("--png", help="write landmarks drawn on a face as a PNG (with --report)")
+    parser.add_argument("--reference", default=EFINIX_REFERENCE,
+                        help="with --report: int8 .tflite (path or registered name) compared on the whole photos "
+                             f"(default: {EFINIX_REFERENCE}, the model card's); '{NONE}' to skip")
     parser.add_argument("--float-model", help="also compare with this float .keras model ...")
     parser.add_argument("--report", help="... and write the comparison to this report.json")
     args = parser.parse_args(argv)
@@ -202,7 +209,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.report:
         report = validate_artifacts(args.float_model, args.model, args.report, data_dir=args.data_dir,
                                     tfds_data_dir=args.tfds_data_dir,
-                                    split=args.split, png=args.png)
+                                    split=args.split, png=args.png, reference=args.reference)
         result.update({k: report[k] for k in ("metric_float", "metric_int8", "size_bytes", "must_show")})
     print(json.dumps(result))
 

@@ -24,17 +24,12 @@ from common import env  # noqa: F401
 from common.cli import user_errors_as_one_line
 from common.evaluation import as_numpy, check_model_files, held_out_mask, load_predictor, require_input_shape, require_int8_tflite
 from common.metrics import accuracy, confusion_matrix, per_class_accuracy, plot_confusion_matrix
-from common.weights import REGISTRY, fetch
+from common.cards import NONE, load_card, resolve_reference
 from models.mobilenet_vww.data import CLASS_NAMES, load_arrays, load_folder
 from models.mobilenet_vww.model import INPUT_SHAPE
 
 MAX_TFLITE_BYTES = 300_568  # the Efinix reference mobilenetv1_person_detect.tflite
-
-
-def resolve_model(model: str | os.PathLike) -> Path:
-    """A model file path, or a registered weights name such as `mlperf_vww96_int8`."""
-    return fetch(str(model)) if str(model) in REGISTRY else Path(model)
-
+CARD = load_card("mobilenet_vww")
 
 ACCEPTED_SHAPES = ((*INPUT_SHAPE[:2], 1), (*INPUT_SHAPE[:2], 3))  # gray (ours) or RGB (MLPerf's reference)
 DATA = "the VWW images"
@@ -73,7 +68,7 @@ def evaluate(
 
     With a folder, the images that calibrated `held_out_from` (default: the model itself) are left
     out, so a file is never scored on its own calibration images."""
-    model_path = resolve_model(model_path)
+    model_path = resolve_reference(model_path)
     color = "gray" if input_channels(model_path) == 1 else "rgb"
     split = split or ("all" if data_dir else "validation")
     x, y, excluded, skipped = scored_arrays(split, data_dir, tfds_dir, color, held_out_from or model_path)
@@ -134,7 +129,7 @@ def validate_artifacts(
     require_int8_tflite(tflite_path)
     check_model_files(tflite_path, ACCEPTED_SHAPES[0], float_model=keras_path, data="the gray VWW images")
     if reference:
-        require_int8_tflite(resolve_model(reference), "--reference")
+        require_int8_tflite(resolve_reference(reference), "--reference")
     split = split or ("all" if data_dir else "validation")
     data_name = Path(data_dir).name if data_dir else f"coco/2017 {split}"
     plots = Path(plots_dir) if plots_dir else None
@@ -179,13 +174,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--confusion-png", help="write the confusion matrix as a PNG")
     parser.add_argument("--float-model", help="also compare with this float .keras model ...")
     parser.add_argument("--report", help="... and write the comparison to this report.json")
-    parser.add_argument("--reference", help="with --report: also score this model (path or registered name, "
-                                            "e.g. mlperf_vww96_int8) on the same images")
+    parser.add_argument("--reference", default=CARD.reference,
+                        help="with --report: also score this model (path or registered name) on the same images "
+                             f"(default: {CARD.reference}, the model card's; '{NONE}' to skip)")
     parser.add_argument("--plots-dir", help="with --report: write confusion and accuracy PNGs here")
     args = parser.parse_args(argv)
+    if args.reference == NONE:
+        args.reference = None
     if bool(args.float_model) != bool(args.report):
         parser.error("--float-model and --report go together")
-    check_model_files(resolve_model(args.model), *ACCEPTED_SHAPES, int8=bool(args.report), float_model=args.float_model,
+    check_model_files(resolve_reference(args.model), *ACCEPTED_SHAPES, int8=bool(args.report), float_model=args.float_model,
                       data=DATA)
     if args.report:
         report = validate_artifacts(args.float_model, args.model, args.report, data_dir=args.data_dir,

@@ -17,6 +17,7 @@ import numpy as np
 
 from common import env  # noqa: F401
 from common.evaluation import check_model_files, held_out_mask, load_predictor, require_input_shape, require_int8_tflite
+from common.cards import NONE, load_card, resolve_reference
 from common.cli import user_errors_as_one_line
 from common.metrics.detection import coco_map, plot_precision_recall, precision_at_recall
 from models.yolo.data import DetectionSet, load_arrays, preprocess
@@ -26,7 +27,8 @@ from models.yolo.decode import INPUT_SIZE, decode_batch, to_pixels
 INPUT_SHAPE = (*INPUT_SIZE, 3)
 DATA = "the detection images"
 
-REFERENCE = "efinix_yolo"
+CARD = load_card("yolo")
+REFERENCE = CARD.reference
 
 
 def detections(predict, x: np.ndarray) -> list[np.ndarray]:
@@ -88,13 +90,12 @@ def validate_artifacts(
     """Float vs int8 (and the reference int8 file) on the same preprocessed images -> report.json."""
     from common.models_io import load_model
     from common.validate import validate
-    from common.weights import fetch
 
     require_int8_tflite(tflite_path)
     check_model_files(tflite_path, INPUT_SHAPE, float_model=keras_path, data=DATA)
     ref_path = None
-    if reference:
-        ref_path = require_int8_tflite(fetch(REFERENCE) if reference == REFERENCE else Path(reference), "--reference")
+    if reference and str(reference) != NONE:
+        ref_path = require_int8_tflite(resolve_reference(reference), "--reference")
     data, excluded = held_out(load_arrays(data_dir, split=split, limit=limit), data_dir, tflite_path)
     curves, extra = {}, {"data": data_dir or f"coco/2017 {split}", "n_images": len(data.x),
                          "excluded_calibration_images": excluded,
@@ -165,8 +166,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--float-model", help="also compare with this float .keras model ...")
     parser.add_argument("--report", help="... and write the comparison to this report.json")
     parser.add_argument("--reference", default=REFERENCE,
-                        help="int8 .tflite scored side by side in the report (default: the Efinix reference); "
-                             "'none' to skip")
+                        help="int8 .tflite (path or registered name) scored side by side in the report "
+                             f"(default: {REFERENCE}, the model card's); '{NONE}' to skip")
     parser.add_argument("--pr-png", help="write precision-recall curves (ours int8/float, reference) to this PNG")
     parser.add_argument("--image", help="detect in this one image instead and draw the boxes ...")
     parser.add_argument("--out-png", help="... to this PNG (default: <image stem>_detections.png)")
@@ -182,7 +183,7 @@ def main(argv: list[str] | None = None) -> None:
     data = load_arrays(args.data_dir, split=args.split, limit=args.limit)
     result = evaluate(args.model, data=data, data_dir=args.data_dir)
     if args.report:
-        reference = None if args.reference == "none" else args.reference
+        reference = None if args.reference == NONE else args.reference
         report = validate_artifacts(args.float_model, args.model, args.report, data_dir=args.data_dir,
                                     split=args.split, limit=args.limit, reference=reference, pr_png=args.pr_png)
         result.update({k: report[k] for k in ("metric_float", "metric_int8", "drop", "size_bytes", "all_int8")})
