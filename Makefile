@@ -28,7 +28,7 @@ QUANT_COMMON  := common/atomic.py common/audio.py common/cli.py common/datasets.
                  common/metrics/__init__.py common/metrics/detection.py common/models_io.py common/quantize.py \
                  common/ranges.py common/representative.py common/resume.py common/same_scale.py \
                  common/tflite.py common/validate.py common/weights.py common/wheels.py common/workers.py
-EVAL_COMMON   := common/atomic.py common/audio.py common/cli.py common/datasets.py common/efinix.py \
+EVAL_COMMON   := common/atomic.py common/audio.py common/cards.py common/cli.py common/datasets.py common/efinix.py \
                  common/env.py common/evaluation.py common/images.py common/layers.py \
                  common/metrics/__init__.py common/metrics/anomaly.py common/metrics/detection.py \
                  common/metrics/landmarks.py common/models_io.py common/quantize.py common/representative.py \
