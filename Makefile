@@ -20,14 +20,14 @@ DATA_COMMON   := common/atomic.py common/audio.py common/datasets.py common/env.
                  common/tflite.py common/weights.py common/wheels.py common/workers.py
 TRAIN_COMMON  := common/atomic.py common/audio.py common/cli.py common/datasets.py common/efinix.py \
                  common/env.py common/evaluation.py common/images.py common/layers.py \
-                 common/metrics/__init__.py common/metrics/detection.py common/models_io.py common/quantize.py \
-                 common/representative.py common/resume.py common/tflite.py common/training.py \
-                 common/validate.py common/weights.py common/wheels.py common/workers.py
+                 common/metrics/__init__.py common/metrics/detection.py common/models_io.py \
+                 common/quantize.py common/representative.py common/resume.py common/tflite.py \
+                 common/training.py common/weights.py common/wheels.py common/workers.py
 QUANT_COMMON  := common/atomic.py common/audio.py common/cli.py common/datasets.py common/efinix.py \
                  common/env.py common/evaluation.py common/images.py common/layers.py \
-                 common/metrics/__init__.py common/metrics/detection.py common/models_io.py common/quantize.py \
-                 common/ranges.py common/representative.py common/resume.py common/same_scale.py \
-                 common/tflite.py common/validate.py common/weights.py common/wheels.py common/workers.py
+                 common/metrics/__init__.py common/metrics/detection.py common/models_io.py \
+                 common/quantize.py common/ranges.py common/representative.py common/resume.py \
+                 common/same_scale.py common/tflite.py common/weights.py common/wheels.py common/workers.py
 EVAL_COMMON   := common/atomic.py common/audio.py common/cards.py common/cli.py common/datasets.py common/efinix.py \
                  common/env.py common/evaluation.py common/images.py common/layers.py \
                  common/metrics/__init__.py common/metrics/anomaly.py common/metrics/detection.py \
@@ -37,7 +37,7 @@ EVAL_COMMON   := common/atomic.py common/audio.py common/cards.py common/cli.py 
 DEPLOY_COMMON := common/atomic.py common/cli.py common/datasets.py common/deploy.py common/efinix.py \
                  common/env.py common/evaluation.py common/images.py common/layers.py common/models_io.py \
                  common/profile.py common/quantize.py common/representative.py common/resume.py \
-                 common/tflite.py common/validate.py common/weights.py common/workers.py
+                 common/tflite.py common/weights.py common/workers.py
 
 # Efinix TinyML Generator step (`make <model>.efinix`): the analyzer binary and the GUI's options.
 EFINIX_TFLITE_BIN   ?=

@@ -70,19 +70,63 @@ def require_input_shape(path: str | os.PathLike, *accepted: tuple[int, ...], dat
     return shapes[0]
 
 
-def load_predictor(path: str | os.PathLike):
-    """A `predict(x) -> np.ndarray` for a Keras model file or a `.tflite` (float in, float out)."""
+# One evaluation path: the predictions of a (model file, input set) pair are computed once per
+# process, whichever metric, plot, golden sample or report asks for them again.
+_PREDICTIONS: dict[tuple, object] = {}
+_MAX_CACHED = 16
+
+
+def _fingerprint(x) -> tuple:
+    import hashlib
+
+    arrays = [x] if isinstance(x, np.ndarray) else list(x)
+    digest = hashlib.blake2b(digest_size=16)
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        digest.update(f"{a.shape}{a.dtype}".encode())
+        digest.update(a.data)
+    return (digest.hexdigest(),)
+
+
+def _file_key(path: Path, runtime: str) -> tuple:
+    stat = path.stat()
+    return (str(path.resolve()), stat.st_mtime_ns, stat.st_size, runtime)
+
+
+def cached_predictions(key: tuple, x, compute):
+    """`compute(x)`, or the result an earlier call with the same `key` and the same inputs returned."""
+    full = (*key, *_fingerprint(x))
+    if full not in _PREDICTIONS:
+        if len(_PREDICTIONS) >= _MAX_CACHED:
+            _PREDICTIONS.pop(next(iter(_PREDICTIONS)))
+        _PREDICTIONS[full] = compute(x)
+    return _PREDICTIONS[full]
+
+
+def load_predictor(path: str | os.PathLike, runtime: str = "device"):
+    """A `predict(x) -> np.ndarray` for a Keras model file or a `.tflite` (float in, float out).
+    A `.tflite` runs in TensorFlow Lite Micro (`runtime="device"`, the target's arithmetic) or in
+    LiteRT's optimized kernels (`"litert"`). Repeated calls on the same inputs are not recomputed."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no model file at {path}")
-    if path.suffix == ".tflite":  # int8: TensorFlow Lite Micro, the target's arithmetic
-        runner = device_runner(path)
-        return lambda x: runner.predict(x, progress=True)
+    if path.suffix == ".tflite":
+        if runtime not in ("device", "litert"):
+            raise ValueError(f"runtime must be 'device' or 'litert', got {runtime!r}")
+        holder: dict = {}
+
+        def run(x):
+            if "runner" not in holder:
+                holder["runner"] = device_runner(path) if runtime == "device" else Runner(path, kernels="optimized")
+            return holder["runner"].predict(x, progress=runtime == "device")
+
+        return lambda x: cached_predictions(_file_key(path, runtime), x, run)
     if path.suffix in (".keras", ".h5"):
         from common.models_io import load_model
 
         model = load_model(path)
-        return lambda x: model.predict(x, batch_size=64, verbose=0)
+        return lambda x: cached_predictions(_file_key(path, "keras"), x,
+                                            lambda x: model.predict(x, batch_size=64, verbose=0))
     raise ValueError(f"{path}: expected a .keras, .h5 or .tflite model")
 
 
@@ -117,7 +161,7 @@ def relative_names(paths: list[str], data_dir: str | os.PathLike) -> list[str]:
 def calibration_files(tflite_path: str | os.PathLike, data_dir: str | os.PathLike | None) -> set[str] | None:
     """The files of `data_dir` (relative paths) that calibrated `tflite_path`, from its sidecar;
     None when it was calibrated on other data (or is not a zoo-built .tflite)."""
-    from common.validate import read_quantization_metadata
+    from common.quantize import read_quantization_metadata
 
     if not data_dir or not str(tflite_path).endswith(".tflite"):
         return None

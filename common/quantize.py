@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import time
 from pathlib import Path
@@ -85,6 +86,24 @@ def metadata_path(tflite_path: str | os.PathLike) -> Path:
     """The sidecar JSON that records how a `.tflite` was quantized (calibration N, seed, PTQ time).
     It carries the sha256 of the file it describes, so a sidecar left beside another file is ignored."""
     return Path(tflite_path).with_suffix(".quant.json")
+
+
+def read_quantization_metadata(tflite_path: str | os.PathLike) -> dict[str, Any]:
+    """The sidecar of `tflite_path`, or {} when there is none or it describes another file."""
+    path = metadata_path(tflite_path)
+    if not path.is_file():
+        return {}
+    meta = json.loads(path.read_text())
+    recorded = meta.get("tflite_sha256")
+    if recorded and Path(tflite_path).is_file() and recorded != _sha256(tflite_path):
+        return {}
+    return meta
+
+
+def _sha256(path: str | os.PathLike) -> str:
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def quantize_int8(

@@ -10,8 +10,9 @@ from typing import Any, Callable
 import numpy as np
 
 from common.atomic import atomic_path, write_json
-from common.quantize import metadata_path
-from common.tflite import DEVICE_RUNTIME, Runner, device_runner, list_ops, tensor_types
+from common.quantize import read_quantization_metadata  # noqa: F401  (re-exported)
+from common.evaluation import cached_predictions, load_predictor
+from common.tflite import DEVICE_RUNTIME, Runner, list_ops, tensor_types
 from common.weights import sha256_of
 
 
@@ -38,18 +39,6 @@ def io_details(runner: Runner) -> dict[str, list[dict]]:
                 "scale": float(scale), "zero_point": int(zero_point)}
 
     return {"inputs": [describe(d) for d in runner.inputs], "outputs": [describe(d) for d in runner.outputs]}
-
-
-def read_quantization_metadata(tflite_path: str | os.PathLike) -> dict[str, Any]:
-    """The sidecar of `tflite_path`, or {} when there is none or it describes another file."""
-    path = metadata_path(tflite_path)
-    if not path.is_file():
-        return {}
-    meta = json.loads(path.read_text())
-    recorded = meta.get("tflite_sha256")
-    if recorded and Path(tflite_path).is_file() and recorded != sha256_of(tflite_path):
-        return {}
-    return meta
 
 
 def tflite_summary(path: str | os.PathLike) -> dict[str, Any]:
@@ -102,10 +91,12 @@ def validate(
     CPU); `metric_int8_litert` by LiteRT's optimized x86 kernels, a secondary number that can differ
     per CPU. Pass `int8_pred` when the caller already ran the file through `device_runner`."""
     save_golden_inputs(x, Path(report_path).with_name(GOLDEN_INPUTS))
-    float_pred = keras_model.predict(x, batch_size=batch_size, verbose=0)
+    # The cached value holds the model itself, so its id cannot be reused by another model meanwhile.
+    _, float_pred = cached_predictions(("keras-object", id(keras_model)), x,
+                                       lambda x: (keras_model, keras_model.predict(x, batch_size=batch_size, verbose=0)))
     if int8_pred is None:
-        int8_pred = device_runner(tflite_path).predict(x, batch_size=batch_size, progress=True)
-    litert_pred = Runner(tflite_path, kernels="optimized").predict(x, batch_size=batch_size)
+        int8_pred = load_predictor(tflite_path)(x)
+    litert_pred = load_predictor(tflite_path, runtime="litert")(x)
     metric_float = float(metric_fn(y, float_pred))
     metric_int8 = float(metric_fn(y, int8_pred))
     drop = metric_float - metric_int8 if higher_is_better else metric_int8 - metric_float

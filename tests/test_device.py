@@ -229,3 +229,24 @@ def test_adopted_activation_ranges_replace_every_calibrated_scale(tmp_path):
     with pytest.raises(GraphMismatchError):
         adopt_activation_ranges(narrow, quantize_int8(_dense_model(), representative_dataset(_calibration((12,))),
                                                       tmp_path / "dense.tflite"))
+
+
+def test_predictions_are_computed_once_per_model_file_and_input_set(tiny, monkeypatch):
+    """One evaluation path: asking again for the same (file, inputs) reuses the predictions."""
+    from common import evaluation
+    from common.tflite import TFLMRunner
+
+    _, tflite, calib = tiny
+    calls = []
+    original = TFLMRunner.predict
+
+    def counting(self, x, *args, **kwargs):
+        calls.append(len(x))
+        return original(self, x, *args, **kwargs)
+
+    monkeypatch.setattr(TFLMRunner, "predict", counting)
+    monkeypatch.setattr(evaluation, "_PREDICTIONS", {})
+    first = evaluation.load_predictor(tflite)(calib[:5])
+    again = evaluation.load_predictor(tflite)(calib[:5].copy())
+    other = evaluation.load_predictor(tflite)(calib[5:9])
+    assert calls == [5, 4] and np.array_equal(first, again) and len(other) == 4
