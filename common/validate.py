@@ -84,12 +84,14 @@ def validate(
     extra: dict[str, Any] | None = None,
     batch_size: int = 64,
     int8_pred: Any = None,
+    write: bool = True,
 ) -> dict[str, Any]:
     """Score the float model and the int8 file with `metric_fn(y, predictions)` on the same `x`.
 
     `metric_int8` is computed by TensorFlow Lite Micro (the target's arithmetic, the same on every
     CPU); `metric_int8_litert` by LiteRT's optimized x86 kernels, a secondary number that can differ
-    per CPU. Pass `int8_pred` when the caller already ran the file through `device_runner`."""
+    per CPU. Pass `int8_pred` when the caller already ran the file through `device_runner`;
+    `write=False` returns the report for the caller to complete and write once."""
     save_golden_inputs(x, Path(report_path).with_name(GOLDEN_INPUTS))
     # The cached value holds the model itself, so its id cannot be reused by another model meanwhile.
     _, float_pred = cached_predictions(("keras-object", id(keras_model)), x,
@@ -117,5 +119,6 @@ def validate(
         "versions": versions(),
         **(extra or {}),
     }
-    write_json(report_path, report)
+    if write:
+        write_json(report_path, report)
     return report

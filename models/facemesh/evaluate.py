@@ -12,6 +12,7 @@ the Efinix reference int8 file on the same inputs, and a PNG of landmarks drawn 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 from collections import defaultdict
@@ -49,20 +50,18 @@ def split_outputs(outputs) -> tuple[np.ndarray, np.ndarray]:
 
 def predict(model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Landmarks and flag logits of a `.tflite`/`.keras` path, a runner or a Keras model (an int8
-    `.tflite` runs in TensorFlow Lite Micro)."""
-    from common.tflite import QuantizedRunner, device_runner
+    `.tflite` runs in TensorFlow Lite Micro). Each (model, images) pair is run once per process."""
+    from common.evaluation import cached_predictions, load_predictor
+    from common.tflite import QuantizedRunner
 
     if isinstance(model, (str, os.PathLike)):
-        path = Path(model)
-        if path.suffix == ".tflite":
-            model = device_runner(path)
-        else:
-            from common.models_io import load_model
-
-            model = load_model(path)
+        return split_outputs(load_predictor(model)(x))
     if isinstance(model, QuantizedRunner):
-        return split_outputs(model.predict(x, batch_size=1))
-    return split_outputs(model.predict(x, batch_size=8, verbose=0))
+        run = lambda x: (model, model.predict(x, batch_size=1))  # noqa: E731
+    else:
+        run = lambda x: (model, model.predict(x, batch_size=8, verbose=0))  # noqa: E731
+    # The cached value keeps the model alive, so its id is not reused by another model meanwhile.
+    return split_outputs(cached_predictions(("object", id(model)), x, run)[1])
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
@@ -84,6 +83,7 @@ def compare(pred: tuple[np.ndarray, np.ndarray], ref: tuple[np.ndarray, np.ndarr
     }
 
 
+@functools.lru_cache(maxsize=1)
 def reference_model():
     from common.tflite import Runner
     from models.facemesh.weights import mediapipe_file
@@ -164,7 +164,7 @@ def validate_artifacts(keras_path: str | os.PathLike, tflite_path: str | os.Path
     report = validate(
         model_name="facemesh", keras_model=keras_model, tflite_path=tflite_path, x=crops.images, y=None,
         metric_fn=nme_vs_reference, metric_name=f"NME vs MediaPipe float tflite (inter-ocular 33-263, {split} crops)",
-        report_path=report_path, higher_is_better=False, extra=extra, batch_size=8,
+        report_path=report_path, higher_is_better=False, extra=extra, batch_size=8, write=False,
     )
     cpu_ops = sorted(o["op"] for o in report["ops"] if not o["accelerated"])
     report["must_show"] = {
