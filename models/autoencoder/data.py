@@ -9,7 +9,6 @@
 """
 from __future__ import annotations
 
-import argparse
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from models.autoencoder.features import (  # noqa: F401  (re-exported: the model
 )
 from models.autoencoder.toycar_tfds import NAME as DATASET
 from models.autoencoder.toycar_tfds import Dcase2020Toycar  # noqa: F401  (registers the builder)
+from common.cli import ArgumentParser
 
 
 @dataclass
@@ -122,7 +122,7 @@ def describe(tfds_dir: str | os.PathLike | None = None) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument("--data-dir", help="extracted ToyCar folder (DCASE layout, or normal/ + anomaly/); "
                                            "default: download dev_data_ToyCar.zip")
     parser.add_argument("--tfds-dir", help="TFDS data directory to build into (default: $TFDS_DATA_DIR)")
@@ -138,4 +138,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from common.cli import run
+
+    run(main)

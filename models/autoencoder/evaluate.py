@@ -10,7 +10,6 @@ pAUC (FPR <= 0.1) are computed per machine id and averaged (DCASE 2020 Task 2 / 
 """
 from __future__ import annotations
 
-import argparse
 import os
 from pathlib import Path
 from typing import Callable
@@ -19,7 +18,7 @@ import numpy as np
 
 from common import env  # noqa: F401
 from common.atomic import atomic_path, write_json, save_figure
-from common.cli import user_errors_as_one_line
+from common.cli import ArgumentParser, user_errors_as_one_line
 from common.evaluation import as_numpy, check_model_files, load_predictor, require_int8_tflite
 from common.cards import NONE, load_card, resolve_reference
 from common.metrics.anomaly import auc_by_group, auc_unmeasurable_reason, plot_roc
@@ -261,7 +260,7 @@ def _print(result: dict) -> None:
 
 @user_errors_as_one_line()
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument("--model", required=True, help=".keras, .h5 or .tflite autoencoder (640-d in/out)")
     parser.add_argument("--float-model", help="also score this float .keras model (and compare) ...")
     parser.add_argument("--report", help="... and write report.json here (needs --model to be a .tflite)")
@@ -291,4 +290,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from common.cli import run
+
+    run(main)

@@ -10,7 +10,6 @@ Clips become 49x10x1 MFCCs with MLPerf Tiny's front end (`models.dscnn_kws.front
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import os
 import re
@@ -26,6 +25,7 @@ from common.audio import AUDIO_EXTENSIONS, AudioError, list_audio, load_audio
 from common.datasets import DatasetMissingError, to_arrays
 from models.dscnn_kws.frontend import CLIP_SAMPLES, SAMPLE_RATE, extract_features, mfcc, prepare_waveform
 from models.dscnn_kws.frontend import FEATURE_SHAPE  # noqa: F401  (the shape of every clip's features)
+from common.cli import ArgumentParser
 
 DATASET = "speech_commands"
 KEYWORDS = ("down", "go", "left", "no", "off", "on", "right", "stop", "up", "yes")
@@ -322,7 +322,7 @@ def describe(data_dir: str | os.PathLike | None = None, download: bool = True) -
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Check a Speech Commands source and record its summary.")
+    parser = ArgumentParser(description="Check a Speech Commands source and record its summary.")
     parser.add_argument("--data-dir", help="folder in the <label>/<file>.wav layout (default: TFDS speech_commands)")
     parser.add_argument("--out", type=Path, help="write the summary JSON here (atomically)")
     parser.add_argument("--no-download", action="store_true", help="TFDS: fail instead of downloading")
@@ -341,4 +341,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from common.cli import run
+
+    run(main)

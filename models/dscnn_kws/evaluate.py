@@ -14,7 +14,6 @@ folder, the accuracy on the speakers not used for calibration is reported as wel
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from pathlib import Path
@@ -22,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from common import env  # noqa: F401
-from common.cli import user_errors_as_one_line
+from common.cli import ArgumentParser, user_errors_as_one_line
 from common.evaluation import as_numpy, check_model_files, load_predictor, require_input_shape, require_int8_tflite
 from common.metrics import accuracy, confusion_matrix, per_class_accuracy, plot_confusion_matrix
 from common.models_io import load_model
@@ -130,7 +129,7 @@ def validate_artifacts(
 
 @user_errors_as_one_line()
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument("--model", required=True, help=".keras, .h5 or .tflite model with 49x10x1 MFCC input")
     parser.add_argument("--data-dir", help="Speech Commands folder <label>/<file>.wav|flac (default: TFDS)")
     parser.add_argument("--split", default=EVAL_SPLIT, help="TFDS split when no --data-dir (default: test)")
@@ -172,4 +171,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from common.cli import run
+
+    run(main)

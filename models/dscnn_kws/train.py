@@ -163,12 +163,10 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     return config
 
 def main(argv: list[str] | None = None) -> None:
-    from common.cli import cli_errors
-
-    config = parse_args(argv)
-    with cli_errors():
-        train(config)
+    train(parse_args(argv))
 
 
 if __name__ == "__main__":
-    main()
+    from common.cli import run
+
+    run(main)

@@ -28,6 +28,7 @@ from common import env  # noqa: F401
 from common.atomic import write_json
 from common.images import IMAGE_EXTENSIONS, ImageError, read_image, resize
 from models.facemesh.detector import FaceDetector
+from common.cli import ArgumentParser
 
 CROP_SIZE = 192
 CROP_SCALE = 1.5  # MediaPipe's face-landmark ROI: 1.5x the detection box, square
@@ -206,7 +207,7 @@ def add_source_args(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__)
     add_source_args(parser)
     parser.add_argument("--out", type=Path, help="write the summary JSON here (atomically)")
     args = parser.parse_args(argv)
@@ -220,4 +221,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from common.cli import run
+
+    run(main)

@@ -11,7 +11,6 @@ the Efinix reference int8 file on the same inputs, and a PNG of landmarks drawn 
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from collections import defaultdict
@@ -21,7 +20,7 @@ import numpy as np
 
 from common import env  # noqa: F401
 from common.cards import NONE, load_card, resolve_reference
-from common.cli import user_errors_as_one_line
+from common.cli import ArgumentParser, user_errors_as_one_line
 from common.evaluation import check_model_files, require_input_shape, require_int8_tflite
 from common.metrics.landmarks import nme_per_sample, plot_landmarks
 from models.facemesh.data import FaceCrops, add_source_args, load_dataset
@@ -191,7 +190,7 @@ def validate_artifacts(keras_path: str | os.PathLike, tflite_path: str | os.Path
 
 @user_errors_as_one_line()
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument("--model", required=True, help=".keras or .tflite face landmark model (192x192x3 in)")
     add_source_args(parser)
     parser.add_argument("--split", default=EVAL_SPLIT, choices=("calibration", "evaluation", "all"))
@@ -215,4 +214,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from common.cli import run
+
+    run(main)

@@ -12,7 +12,6 @@ non-square and tiny images are accepted; an undecodable image is named in a warn
 """
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import warnings
@@ -25,6 +24,7 @@ from common import env  # noqa: F401
 from common.atomic import write_json
 from common.datasets import to_arrays
 from common.images import ImageError, list_images, read_image, read_yolo_folder, resize
+from common.cli import ArgumentParser
 
 IMAGE_SIZE = (96, 96)
 CLASS_NAMES = ("non_person", "person")  # model output index = class id; person = 1
@@ -257,7 +257,7 @@ def describe(data_dir: str | os.PathLike | None = None, tfds_dir: str | os.PathL
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument("--data-dir", help="folder dataset (YOLO images/+labels/, or person/+non_person/); "
                                            f"default: TFDS {TFDS_NAME}")
     parser.add_argument("--tfds-dir", help="TFDS data directory (default: $TFDS_DATA_DIR)")
@@ -271,4 +271,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from common.cli import run
+
+    run(main)

@@ -10,7 +10,6 @@ convention, int8 = pixel - 128 (input scale 2/255, zero point -1), i.e. real inp
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 
@@ -21,6 +20,7 @@ from common.metrics import accuracy, confusion_matrix
 from common.tflite import device_runner
 from common.weights import fetch
 from models.mobilenet_vww.data import CLASS_NAMES, load_arrays
+from common.cli import ArgumentParser
 
 
 def repair_quantized_dimension(path: str | os.PathLike, out_path: str | os.PathLike) -> int:
@@ -49,7 +49,7 @@ def score(repaired: str | os.PathLike, *, data_dir: str | os.PathLike | None = N
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument("--model", help="the Efinix .tflite (default: fetch('efinix_mobilenet'))")
     parser.add_argument("--repaired", required=True, help="where to write the repaired copy")
     parser.add_argument("--data-dir", help="folder dataset (default: TFDS coco/2017 validation)")
@@ -61,4 +61,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from common.cli import run
+
+    run(main)

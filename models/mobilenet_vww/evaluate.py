@@ -13,7 +13,6 @@ to 96x96, pixels/255, the same labels, and person = output 1. Prints one JSON li
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from pathlib import Path
@@ -21,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from common import env  # noqa: F401
-from common.cli import user_errors_as_one_line
+from common.cli import ArgumentParser, user_errors_as_one_line
 from common.evaluation import as_numpy, check_model_files, held_out_mask, load_predictor, require_input_shape, require_int8_tflite
 from common.metrics import accuracy, confusion_matrix, per_class_accuracy, plot_confusion_matrix
 from common.cards import NONE, load_card, resolve_reference
@@ -164,7 +163,7 @@ def validate_artifacts(
 
 @user_errors_as_one_line()
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument("--model", required=True,
                         help=".keras, .h5 or .tflite model (96x96x1 or 96x96x3), or a registered name")
     parser.add_argument("--data-dir", help="folder dataset (YOLO images/+labels/ or person/+non_person/); "
@@ -201,4 +200,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from common.cli import run
+
+    run(main)

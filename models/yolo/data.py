@@ -7,7 +7,6 @@ Boxes are person boxes only (class 0), corners `x_min, y_min, x_max, y_max` norm
 """
 from __future__ import annotations
 
-import argparse
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ import numpy as np
 from common import env  # noqa: F401
 from common.atomic import write_json
 from common.images import read_image, read_yolo_folder, resize
+from common.cli import ArgumentParser
 
 INPUT_SIZE = (96, 96)
 PERSON = 0
@@ -178,7 +178,7 @@ def describe(data_dir: str | os.PathLike | None = None, download: bool = True) -
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Check the person-detection data (YOLO folder or TFDS coco/2017) "
+    parser = ArgumentParser(description="Check the person-detection data (YOLO folder or TFDS coco/2017) "
                                                  "and record its summary.")
     parser.add_argument("--data-dir", help="YOLO-layout folder (images/, labels/) or a TFDS data directory")
     parser.add_argument("--out", type=Path, help="write the summary JSON here (atomically)")
@@ -191,7 +191,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    from models.yolo.errors import cli_errors
+    from common.cli import run
 
-    with cli_errors():
-        main()
+    run(main)

@@ -8,7 +8,6 @@ the Efinix reference int8 file on the same images through the same code; prints 
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from pathlib import Path
@@ -18,7 +17,7 @@ import numpy as np
 from common import env  # noqa: F401
 from common.evaluation import check_model_files, held_out_mask, load_predictor, require_input_shape, require_int8_tflite
 from common.cards import NONE, load_card, resolve_reference
-from common.cli import user_errors_as_one_line
+from common.cli import ArgumentParser, user_errors_as_one_line
 from common.metrics.detection import coco_map, plot_precision_recall, precision_at_recall
 from models.yolo.data import DetectionSet, load_arrays, preprocess
 from models.yolo.errors import USER_ERRORS
@@ -157,7 +156,7 @@ def draw(model_path: str | os.PathLike, image_path: str | os.PathLike, out_png: 
 
 @user_errors_as_one_line(*USER_ERRORS)
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument("--model", required=True, help=".keras or .tflite model with 96x96x3 input")
     parser.add_argument("--data-dir", help="YOLO-layout folder (images/, labels/; class 0 = person) or a TFDS "
                                            "data directory with coco/2017")
@@ -193,4 +192,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from common.cli import run
+
+    run(main)

@@ -150,7 +150,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    from models.yolo.errors import cli_errors
+    from common.cli import run
 
-    with cli_errors():
-        main()
+    run(main)
