@@ -18,12 +18,12 @@ import numpy as np
 
 from common import env  # noqa: F401
 from common.atomic import atomic_path, write_json, save_figure
-from common.cli import ArgumentParser, user_errors_as_one_line
+from common.cli import ArgumentParser, add_data_args, user_errors_as_one_line
 from common.evaluation import as_numpy, check_model_files, load_predictor, require_int8_tflite
 from common.cards import NONE, load_card, resolve_reference
 from common.metrics.anomaly import auc_by_group, auc_unmeasurable_reason, plot_roc
 from common.validate import GOLDEN_INPUTS, save_golden_inputs
-from models.autoencoder.data import Clips, load_dataset
+from models.autoencoder.data import DATASET, FOLDER_HELP, Clips, load_dataset, prepare
 from models.autoencoder.features import DIMS, MACHINE_TYPE
 
 DATA = "the log-mel vectors"
@@ -268,7 +268,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="reference model scored beside ours: a registered weights name or a path (default: "
                              f"{REFERENCE}, the model card's); '{NONE}' to skip")
     parser.add_argument("--split", default=EVAL_SPLIT)
-    parser.add_argument("--tfds-dir", help="TFDS data directory holding dcase2020_toycar")
+    add_data_args(parser, folder=FOLDER_HELP, tfds=DATASET)
     parser.add_argument("--scores-dir", help="write anomaly_score_ToyCar_id_XX.csv files here "
                                              "(default: beside --report)")
     parser.add_argument("--roc-png", help="write the ROC curves as a PNG")
@@ -278,6 +278,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.report and not args.float_model:
         parser.error("--report needs --float-model")
     check_model_files(args.model, (DIMS,), int8=bool(args.report), float_model=args.float_model, data=DATA)
+    if args.data_dir:
+        prepare(args.data_dir, args.tfds_dir)
     scores_dir = args.scores_dir or (Path(args.report).parent if args.report else None)
     result = evaluate(args.model, float_model=args.float_model, reference=args.reference, split=args.split,
                       tfds_dir=args.tfds_dir, scores_dir=scores_dir, roc_png=args.roc_png,
