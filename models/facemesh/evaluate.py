@@ -91,11 +91,11 @@ def reference_model():
 
 
 def evaluate(model_path: str | os.PathLike, *, data_dir: str | os.PathLike | None = None,
-             split: str = EVAL_SPLIT, tfds_data_dir: str | os.PathLike | None = None,
+             split: str = EVAL_SPLIT, tfds_dir: str | os.PathLike | None = None,
              crops: FaceCrops | None = None) -> dict:
     """NME etc. of any face landmark model file vs MediaPipe's float tflite on the face crops."""
     require_input_shape(model_path, INPUT_SHAPE, data=DATA)
-    crops = crops or load_dataset(data_dir, split, tfds_data_dir=tfds_data_dir)
+    crops = crops or load_dataset(split, data_dir=data_dir, tfds_dir=tfds_dir)
     result = compare(predict(model_path, crops.images), predict(reference_model(), crops.images))
     return {"model": str(model_path), "split": split, "input": "face crops (detector box x1.5, 192x192)", **result}
 
@@ -122,7 +122,7 @@ def whole_image_comparison(models: dict[str, object], crops: FaceCrops,
 
 def validate_artifacts(keras_path: str | os.PathLike, tflite_path: str | os.PathLike,
                        report_path: str | os.PathLike, *, data_dir: str | os.PathLike | None = None,
-                       tfds_data_dir: str | os.PathLike | None = None,
+                       tfds_dir: str | os.PathLike | None = None,
                        split: str = EVAL_SPLIT, png: str | os.PathLike | None = None,
                        reference: str | os.PathLike | None = EFINIX_REFERENCE) -> dict:
     """report.json: float Keras and int8 vs MediaPipe float on the evaluation crops, plus the checks
@@ -136,8 +136,8 @@ def validate_artifacts(keras_path: str | os.PathLike, tflite_path: str | os.Path
     if reference and str(reference) != NONE:
         compared["efinix_int8"] = require_int8_tflite(resolve_reference(reference), "--reference")
     keras_model = load_model(keras_path)
-    crops = load_dataset(data_dir, split, tfds_data_dir=tfds_data_dir)
-    everything = load_dataset(data_dir, "all", tfds_data_dir=tfds_data_dir)
+    crops = load_dataset(split, data_dir=data_dir, tfds_dir=tfds_dir)
+    everything = load_dataset("all", data_dir=data_dir, tfds_dir=tfds_dir)
     ref = reference_model()
     ref_eval = predict(ref, crops.images)
 
@@ -204,10 +204,10 @@ def main(argv: list[str] | None = None) -> None:
     if bool(args.float_model) != bool(args.report):
         parser.error("--float-model and --report go together")
     check_model_files(args.model, INPUT_SHAPE, int8=bool(args.report), float_model=args.float_model, data=DATA)
-    result = evaluate(args.model, data_dir=args.data_dir, split=args.split, tfds_data_dir=args.tfds_data_dir)
+    result = evaluate(args.model, data_dir=args.data_dir, split=args.split, tfds_dir=args.tfds_dir)
     if args.report:
         report = validate_artifacts(args.float_model, args.model, args.report, data_dir=args.data_dir,
-                                    tfds_data_dir=args.tfds_data_dir,
+                                    tfds_dir=args.tfds_dir,
                                     split=args.split, png=args.png, reference=args.reference)
         result.update({k: report[k] for k in ("metric_float", "metric_int8", "size_bytes", "must_show")})
     print(json.dumps(result))
