@@ -15,9 +15,11 @@ export PYTHONDONTWRITEBYTECODE = 1
 MODELS := $(sort $(patsubst models/%/evaluate.py,%,$(wildcard models/*/evaluate.py)))
 # What each step's output depends on in common/ (besides the model's own files): every common/ file
 # its script imports, directly or through other modules (tests/test_layering.py checks these lists).
-DATA_COMMON   := common/atomic.py common/audio.py common/datasets.py common/env.py common/images.py \
-                 common/layers.py common/metrics/__init__.py common/metrics/detection.py common/resume.py \
-                 common/tflite.py common/weights.py common/wheels.py common/workers.py
+DATA_COMMON   := common/atomic.py common/audio.py common/cli.py common/datasets.py common/efinix.py common/env.py \
+                 common/evaluation.py common/images.py common/layers.py common/metrics/__init__.py \
+                 common/metrics/detection.py common/models_io.py common/quantize.py common/representative.py \
+                 common/resume.py common/tflite.py common/validate.py common/weights.py common/wheels.py \
+                 common/workers.py
 TRAIN_COMMON  := common/atomic.py common/audio.py common/cli.py common/datasets.py common/efinix.py \
                  common/env.py common/evaluation.py common/images.py common/layers.py \
                  common/metrics/__init__.py common/metrics/detection.py common/models_io.py \

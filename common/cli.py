@@ -1,6 +1,13 @@
-"""What every CLI of the zoo shares: argument types and the error boundary that turns a user error
-into one `error: ...` line and exit status 2 (`--debug` anywhere on the command line, or
-ZOO_DEBUG=1, shows the traceback instead)."""
+"""What every CLI of the zoo shares: the parser, the data options, argument types and the error
+boundary that turns a user error into one `error: ...` line and exit status 2 (`--debug` anywhere on
+the command line, or ZOO_DEBUG=1, shows the traceback instead).
+
+The CLI contract, the same for every model and step (tests/test_cli_contract.py checks it):
+- `--data-dir DIR` is always a *folder* dataset (its layout is the model's; a model without a
+  folder source refuses it naming `--tfds-dir`);
+- `--tfds-dir DIR` is always a TFDS data directory (default: $TFDS_DATA_DIR, else TFDS's own);
+- an entry point is `run(main)`: a user error is one `error: ...` line on stderr and exit status 2,
+  `--debug` (documented in every --help) shows the traceback."""
 from __future__ import annotations
 
 import argparse
@@ -16,12 +23,21 @@ F = TypeVar("F", bound=Callable[..., Any])
 EXIT_USER_ERROR = 2
 
 
-class ArgumentParser(argparse.ArgumentParser):
-    """argparse with the zoo's error format: one `error: ...` line (no usage block), exit status 2."""
+DATA_DIR_HELP = "folder dataset: {layout}"
+NO_FOLDER_HELP = "folder dataset: none for this model (refused: {dataset} comes from TFDS, see --tfds-dir)"
+TFDS_DIR_HELP = "TFDS data directory (default: $TFDS_DATA_DIR, else TFDS's ~/tensorflow_datasets)"
+DEBUG_HELP = "on an error, show the Python traceback instead of one `error:` line (also ZOO_DEBUG=1)"
 
-    def __init__(self, *args, **kwargs):
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with the zoo's error format: one `error: ...` line (no usage block), exit status 2;
+    `--debug` (handled by `run`) is listed in --help."""
+
+    def __init__(self, *args, debug: bool = True, **kwargs):
         kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
         super().__init__(*args, **kwargs)
+        if debug:
+            add_debug_arg(self)
 
     def error(self, message: str):  # type: ignore[override]
         self.exit(EXIT_USER_ERROR, f"error: {message} (see {self.prog} --help)\n")
@@ -40,6 +56,31 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
+
+
+def add_debug_arg(parser: argparse.ArgumentParser) -> None:
+    """`--debug`: `run` strips it from the command line; it is declared so that --help lists it."""
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
+
+
+def refuse_folder(dataset: str) -> Callable[[str], str]:
+    def refuse(text: str) -> str:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: this model has no folder dataset ({dataset} is read from TFDS); "
+            "give a TFDS data directory with --tfds-dir")
+    return refuse
+
+
+def add_data_args(parser: argparse.ArgumentParser, *, folder: str | None, tfds: str,
+                  tfds_help: str | None = None) -> None:
+    """The data options of every CLI: `--data-dir` (a folder dataset whose layout `folder` describes;
+    `folder=None`: the model has none and the option is refused naming --tfds-dir) and `--tfds-dir`
+    (a TFDS data directory holding `tfds`; `tfds_help` says what the step does with it)."""
+    if folder is None:
+        parser.add_argument("--data-dir", type=refuse_folder(tfds), help=NO_FOLDER_HELP.format(dataset=tfds))
+    else:
+        parser.add_argument("--data-dir", help=DATA_DIR_HELP.format(layout=folder))
+    parser.add_argument("--tfds-dir", help=TFDS_DIR_HELP + (f"; {tfds_help}" if tfds_help else f"; holds {tfds}"))
 
 
 def writable_file(path: str | os.PathLike) -> Path:
@@ -113,8 +154,8 @@ def user_errors_as_one_line(*extra: type[BaseException]) -> Callable[[F], F]:
 
 
 def run(main: Callable[[Sequence[str] | None], object], argv: Sequence[str] | None = None) -> None:
-    """Call `main(argv)`; a user error (or a ValueError from bad data) becomes `error: <message>` on
-    stderr and exit status 2."""
+    """The entry point of every CLI (`if __name__ == "__main__": run(main)`): call `main(argv)`; a
+    user error (or a ValueError from bad data) becomes `error: <message>` on stderr and exit status 2."""
     args = [a for a in (sys.argv[1:] if argv is None else argv) if a != "--debug"]
     if _debug(argv):
         os.environ["ZOO_DEBUG"] = "1"

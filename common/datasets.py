@@ -26,7 +26,7 @@ def tfds_builder(name: str, data_dir: str | os.PathLike | None = None, download:
         return builder
     where = data_dir or f"the default {builder.data_dir_root}"
     hint = (
-        f"TFDS dataset {name!r} is not prepared in {where}. Point ${DATA_DIR_ENV} (or --data-dir) at a "
+        f"TFDS dataset {name!r} is not prepared in {where}. Point ${DATA_DIR_ENV} (or --tfds-dir) at a "
         f"TFDS data directory that holds {name}/{builder.version}, or run on a machine with internet "
         f"access once so that `tfds.load({name!r})` can download and prepare it."
     )

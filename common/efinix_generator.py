@@ -14,7 +14,6 @@ define files (`example_defines/`), with `RS_MODE` (the RTL's name) for reshape.
 """
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import re
@@ -24,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from common.atomic import atomic_path
+from common.cli import ArgumentParser
 
 ANALYZER_ENV = "EFINIX_TFLITE_BIN"
 AXI_DW_CHOICES = (32, 64, 128, 256, 512)
@@ -196,7 +196,7 @@ def generate(tflite: str | os.PathLike, out_dir: str | os.PathLike, name: str, a
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument("--tflite", required=True)
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--name", help="C array / file name prefix (default: the .tflite's stem)")
@@ -224,4 +224,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from common.cli import run
+
+    run(main)

@@ -135,4 +135,6 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from common.cli import run
+
+    run(main)

@@ -4,7 +4,6 @@
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -12,6 +11,7 @@ from pathlib import Path
 
 from common.atomic import atomic_path
 from common.cards import CardError, load_card
+from common.cli import ArgumentParser
 
 
 COLUMNS = ("application", "model", "input size", "dataset", "quality target", "metric", "float", "int8 (TFLM)",
@@ -134,7 +134,7 @@ def build_report(build: str | os.PathLike, out: str | os.PathLike, models: list[
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument("--build", default="build")
     parser.add_argument("--out", default="build/REPORT.md")
     parser.add_argument("models", nargs="*", help="model names (default: every build/<model>/report.json)")
@@ -143,4 +143,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from common.cli import run
+
+    run(main)

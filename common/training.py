@@ -127,11 +127,17 @@ def _arg_type(annotation: str, default):
 
 
 def parse_config(config_cls, argv: list[str] | None, description: str | None,
-                 help: dict[str, str] | None = None, choices: dict[str, tuple] | None = None):
+                 help: dict[str, str] | None = None, choices: dict[str, tuple] | None = None,
+                 no_folder: str | None = None):
     """A `--flag` per field of the dataclass `config_cls` (defaults, types and choices from it);
-    returns the filled dataclass. `help`/`choices` add to COMMON_HELP and the strategy choices."""
+    returns the filled dataclass. `help`/`choices` add to COMMON_HELP and the strategy choices.
+    Fields `data_dir`/`tfds_dir` get the zoo's data-option help (`help` describes the folder layout);
+    `no_folder` (a TFDS dataset name) adds a `--data-dir` that is refused, for a model without a
+    folder source."""
     import argparse
     import dataclasses
+
+    from common.cli import DATA_DIR_HELP, NO_FOLDER_HELP, TFDS_DIR_HELP, ArgumentParser, refuse_folder
 
     defaults = config_cls()
     help = {**COMMON_HELP, **(help or {})}
@@ -140,7 +146,10 @@ def parse_config(config_cls, argv: list[str] | None, description: str | None,
         pass
 
     help.setdefault("restart", "discard the resume state in --workdir and train from epoch 0")
-    parser = argparse.ArgumentParser(description=description, formatter_class=Formatter)
+    if "data_dir" in help:  # the zoo's data options mean the same in every CLI (common.cli.add_data_args)
+        help["data_dir"] = DATA_DIR_HELP.format(layout=help["data_dir"])
+    help["tfds_dir"] = TFDS_DIR_HELP + (f"; {help['tfds_dir']}" if help.get("tfds_dir") else "")
+    parser = ArgumentParser(description=description, formatter_class=Formatter)
     for f in dataclasses.fields(config_cls):
         default = getattr(defaults, f.name)
         kwargs = {"default": default, "help": help.get(f.name), "choices": choices.get(f.name)}
@@ -149,7 +158,12 @@ def parse_config(config_cls, argv: list[str] | None, description: str | None,
         else:
             kwargs["type"] = _arg_type(str(f.type), default)
         parser.add_argument("--" + f.name.replace("_", "-"), **kwargs)
-    config = config_cls(**vars(parser.parse_args(argv)))
+    if no_folder:
+        parser.add_argument("--data-dir", type=refuse_folder(no_folder), default=argparse.SUPPRESS,
+                            help=NO_FOLDER_HELP.format(dataset=no_folder))
+    values = vars(parser.parse_args(argv))
+    values.pop("debug", None)  # handled by common.cli.run
+    config = config_cls(**values)
     try:
         check_train_config(config)
     except ValueError as exc:

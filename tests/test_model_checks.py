@@ -43,7 +43,7 @@ def test_require_input_shape_names_both_shapes(tiny):
 
 def _eval_argv(model: str, tmp_path, tflite, float_model=None) -> list[str]:
     missing = str(tmp_path / "no_data_here")  # loading the data would fail with another error
-    source = {"autoencoder": ["--tfds-dir", missing], "resnet_cifar": ["--data-dir", missing]}.get(
+    source = {"autoencoder": ["--tfds-dir", missing], "resnet_cifar": ["--tfds-dir", missing]}.get(
         model, ["--data-dir", missing])
     argv = ["--model", str(tflite), *source]
     if float_model:

@@ -9,7 +9,6 @@
 """
 from __future__ import annotations
 
-import argparse
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from models.autoencoder.features import (  # noqa: F401  (re-exported: the model
 )
 from models.autoencoder.toycar_tfds import NAME as DATASET
 from models.autoencoder.toycar_tfds import Dcase2020Toycar  # noqa: F401  (registers the builder)
+from common.cli import ArgumentParser, add_data_args
 
 
 @dataclass
@@ -51,6 +51,9 @@ class Clips:
                      [self.machine_ids[i] for i in keep], [self.log_mels[i] for i in keep], self.problems)
 
 
+FOLDER_HELP = f"extracted ToyCar folder (DCASE layout, or normal/ + anomaly/), (re)built into --tfds-dir as {DATASET}"
+
+
 def builder(tfds_dir: str | os.PathLike | None = None, download: bool = False):
     """The prepared `dcase2020_toycar` builder in `tfds_dir` (default $TFDS_DATA_DIR)."""
     return tfds_builder(DATASET, tfds_dir, download=download)
@@ -75,10 +78,12 @@ def prepare(data_dir: str | os.PathLike | None = None, tfds_dir: str | os.PathLi
 
 
 def load_dataset(
-    split: str = "test", *, tfds_dir: str | os.PathLike | None = None, label: str | None = None
+    split: str = "test", *, data_dir: str | os.PathLike | None = None, tfds_dir: str | os.PathLike | None = None,
+    label: str | None = None
 ) -> Clips:
-    """All clips of `split` (optionally only `label` "normal"/"anomaly"), in file-name order."""
-    b = builder(tfds_dir)
+    """All clips of `split` (optionally only `label` "normal"/"anomaly"), in file-name order, from
+    TFDS dcase2020_toycar in `tfds_dir`; with `data_dir` (a ToyCar folder) that is (re)built first."""
+    b = prepare(data_dir, tfds_dir) if data_dir is not None else builder(tfds_dir)
     if split.split("[")[0] not in b.info.splits:
         raise DatasetMissingError(
             f"{DATASET} in {b.data_dir} has no {split!r} split (it has {', '.join(b.info.splits)}); "
@@ -122,10 +127,9 @@ def describe(tfds_dir: str | os.PathLike | None = None) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", help="extracted ToyCar folder (DCASE layout, or normal/ + anomaly/); "
-                                           "default: download dev_data_ToyCar.zip")
-    parser.add_argument("--tfds-dir", help="TFDS data directory to build into (default: $TFDS_DATA_DIR)")
+    parser = ArgumentParser(description=__doc__)
+    add_data_args(parser, folder=FOLDER_HELP + "; without it: download dev_data_ToyCar.zip", tfds=DATASET,
+                  tfds_help=f"{DATASET} is built into it")
     parser.add_argument("--out", type=Path, help="write the summary JSON here (atomically)")
     args = parser.parse_args(argv)
     prepare(args.data_dir, args.tfds_dir)
@@ -138,4 +142,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from common.cli import run
+
+    run(main)

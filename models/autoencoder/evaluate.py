@@ -10,7 +10,6 @@ pAUC (FPR <= 0.1) are computed per machine id and averaged (DCASE 2020 Task 2 / 
 """
 from __future__ import annotations
 
-import argparse
 import os
 from pathlib import Path
 from typing import Callable
@@ -19,12 +18,12 @@ import numpy as np
 
 from common import env  # noqa: F401
 from common.atomic import atomic_path, write_json, save_figure
-from common.cli import user_errors_as_one_line
+from common.cli import ArgumentParser, add_data_args, user_errors_as_one_line
 from common.evaluation import as_numpy, check_model_files, load_predictor, require_int8_tflite
 from common.cards import NONE, load_card, resolve_reference
 from common.metrics.anomaly import auc_by_group, auc_unmeasurable_reason, plot_roc
 from common.validate import GOLDEN_INPUTS, save_golden_inputs
-from models.autoencoder.data import Clips, load_dataset
+from models.autoencoder.data import DATASET, FOLDER_HELP, Clips, load_dataset, prepare
 from models.autoencoder.features import DIMS, MACHINE_TYPE
 
 DATA = "the log-mel vectors"
@@ -261,7 +260,7 @@ def _print(result: dict) -> None:
 
 @user_errors_as_one_line()
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument("--model", required=True, help=".keras, .h5 or .tflite autoencoder (640-d in/out)")
     parser.add_argument("--float-model", help="also score this float .keras model (and compare) ...")
     parser.add_argument("--report", help="... and write report.json here (needs --model to be a .tflite)")
@@ -269,7 +268,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="reference model scored beside ours: a registered weights name or a path (default: "
                              f"{REFERENCE}, the model card's); '{NONE}' to skip")
     parser.add_argument("--split", default=EVAL_SPLIT)
-    parser.add_argument("--tfds-dir", help="TFDS data directory holding dcase2020_toycar")
+    add_data_args(parser, folder=FOLDER_HELP, tfds=DATASET)
     parser.add_argument("--scores-dir", help="write anomaly_score_ToyCar_id_XX.csv files here "
                                              "(default: beside --report)")
     parser.add_argument("--roc-png", help="write the ROC curves as a PNG")
@@ -279,6 +278,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.report and not args.float_model:
         parser.error("--report needs --float-model")
     check_model_files(args.model, (DIMS,), int8=bool(args.report), float_model=args.float_model, data=DATA)
+    if args.data_dir:
+        prepare(args.data_dir, args.tfds_dir)
     scores_dir = args.scores_dir or (Path(args.report).parent if args.report else None)
     result = evaluate(args.model, float_model=args.float_model, reference=args.reference, split=args.split,
                       tfds_dir=args.tfds_dir, scores_dir=scores_dir, roc_png=args.roc_png,
@@ -291,4 +292,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from common.cli import run
+
+    run(main)

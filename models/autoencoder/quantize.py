@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from common import env  # noqa: F401
-from common.cli import quantize_cli
+from common.cli import add_data_args, quantize_cli
 from common.quantize import quantize_int8
 from common.representative import (DEFAULT_N, DEFAULT_SEED, calibration_subset, representative_dataset,
                                    sample_features)
@@ -175,13 +175,17 @@ def quantize(
 
 
 def main(argv: list[str] | None = None) -> None:
+    from models.autoencoder.data import DATASET, FOLDER_HELP, prepare
+
     parser = quantize_cli(__doc__, DEFAULT_N, "640-d vectors to calibrate on")
     parser.add_argument("--split", default=CALIBRATION_SPLIT,
                         help="split whose normal clips calibrate (default auto: train if present, else test)")
-    parser.add_argument("--tfds-dir", help="TFDS data directory holding dcase2020_toycar")
+    add_data_args(parser, folder=FOLDER_HELP, tfds=DATASET)
     parser.add_argument("--max-sweeps", type=int, default=MAX_SWEEPS,
                         help="cross-layer equalization sweeps to consider (0 = fold BatchNorm only)")
     args = parser.parse_args(argv)
+    if args.data_dir:
+        prepare(args.data_dir, args.tfds_dir)
     path = quantize(args.model, args.out, n=args.calibration_n, seed=args.seed, split=args.split,
                     tfds_dir=args.tfds_dir, max_sweeps=args.max_sweeps)
     print(f"wrote {path} ({path.stat().st_size} bytes)")

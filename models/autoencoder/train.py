@@ -27,6 +27,7 @@ class TrainConfig:
     shuffle_buffer: int = 100_000
     steps_per_epoch: int | None = None  # cap for quick runs/tests
     weights: str | None = None  # explicit path to ad01.h5
+    data_dir: str | None = None  # ToyCar folder, (re)built into tfds_dir first
     tfds_dir: str | None = None
     workdir: str = "build/autoencoder/train"
     out: str = "build/autoencoder/model.keras"
@@ -57,7 +58,10 @@ def train(config: TrainConfig):
         model = load_pretrained(config.weights) if config.init == "pretrained" else build_model()
         model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="mean_squared_error")
     if config.epochs > 0:
-        from models.autoencoder.data import vector_dataset
+        from models.autoencoder.data import prepare, vector_dataset
+
+        if config.data_dir:
+            prepare(config.data_dir, config.tfds_dir)
 
         train_ds = vector_dataset(config.train_split, tfds_dir=config.tfds_dir).map(lambda v: (v, v))
         # no cache: the full ToyCar train split is ~1.2M vectors (3 GB); TFDS re-reads it each epoch
@@ -70,20 +74,21 @@ def train(config: TrainConfig):
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
+    from models.autoencoder.data import FOLDER_HELP
+
     return parse_config(TrainConfig, argv, __doc__, help={
         "init": "start from random weights or the MLPerf Tiny ad01.h5",
         "shuffle_buffer": "vectors in the shuffle buffer",
         "weights": "explicit path to ad01.h5",
-        "tfds_dir": "TFDS data directory holding dcase2020_toycar",
+        "data_dir": FOLDER_HELP,
+        "tfds_dir": "holds dcase2020_toycar",
     }, choices={"init": ("scratch", "pretrained")})
 
 def main(argv: list[str] | None = None) -> None:
-    from common.cli import cli_errors
-
-    config = parse_args(argv)
-    with cli_errors():
-        train(config)
+    train(parse_args(argv))
 
 
 if __name__ == "__main__":
-    main()
+    from common.cli import run
+
+    run(main)

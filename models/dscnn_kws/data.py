@@ -10,7 +10,6 @@ Clips become 49x10x1 MFCCs with MLPerf Tiny's front end (`models.dscnn_kws.front
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import os
 import re
@@ -26,6 +25,7 @@ from common.audio import AUDIO_EXTENSIONS, AudioError, list_audio, load_audio
 from common.datasets import DatasetMissingError, to_arrays
 from models.dscnn_kws.frontend import CLIP_SAMPLES, SAMPLE_RATE, extract_features, mfcc, prepare_waveform
 from models.dscnn_kws.frontend import FEATURE_SHAPE  # noqa: F401  (the shape of every clip's features)
+from common.cli import ArgumentParser, add_data_args
 
 DATASET = "speech_commands"
 KEYWORDS = ("down", "go", "left", "no", "off", "on", "right", "stop", "up", "yes")
@@ -46,6 +46,7 @@ VALIDATION_PERCENT, TESTING_PERCENT = 10, 10
 FOLDER_HINT = ("Offline, pass --data-dir with a Speech Commands folder in the <label>/<file>.wav layout "
                "(the v0.02 archive or its test set with _silence_/_unknown_ folders).")
 
+FOLDER_HELP = "Speech Commands <label>/<file>.wav|.flac (without it: TFDS speech_commands)"  # what --data-dir holds
 
 class DataLayoutError(ValueError):
     """A --data-dir is not in the Speech Commands layout; the message says what is missing."""
@@ -236,6 +237,7 @@ def load_dataset(
     split: str = "train",
     *,
     data_dir: str | os.PathLike | None = None,
+    tfds_dir: str | os.PathLike | None = None,
     batch_size: int | None = 100,
     augment_data: bool = False,
     shuffle: bool = False,
@@ -244,8 +246,8 @@ def load_dataset(
 ):
     """A `tf.data` pipeline of (49x10x1 MFCCs, int label); batched unless batch_size is None.
 
-    With `data_dir` the folder source is used, otherwise TFDS `speech_commands` (`split` is then
-    a TFDS split name such as "train" or "validation")."""
+    With `data_dir` the folder source is used, otherwise TFDS `speech_commands` in `tfds_dir` (`split`
+    is then a TFDS split name such as "train" or "validation")."""
     import tensorflow as tf
 
     if data_dir:
@@ -267,7 +269,7 @@ def load_dataset(
     else:
         from common.datasets import tfds_builder
 
-        builder = tfds_builder(DATASET, None, download=download)
+        builder = tfds_builder(DATASET, tfds_dir, download=download)
         ds = builder.as_dataset(split=split, as_supervised=True, shuffle_files=False)
         ds = ds.map(lambda a, y: (prepare_waveform(a), y), num_parallel_calls=tf.data.AUTOTUNE)
         background = None  # TFDS does not expose _background_noise_: use --data-dir <archive> for noise mixing
@@ -283,16 +285,17 @@ def load_dataset(
 
 
 def load_arrays(split: str = "test", *, data_dir: str | os.PathLike | None = None,
-                download: bool = True) -> Clips:
+                tfds_dir: str | os.PathLike | None = None, download: bool = True) -> Clips:
     """A whole split as arrays, from TFDS or a folder. For a folder, "test" means the clips of
     testing_list.txt when the folder has one (full archive), else every clip (test-set layout)."""
     if data_dir:
         return load_clips(scan_folder(data_dir, folder_split(data_dir, split)))
-    x, y = to_arrays(load_dataset(split, batch_size=None, download=download), f"{DATASET} split {split!r}")
+    x, y = to_arrays(load_dataset(split, tfds_dir=tfds_dir, batch_size=None, download=download), f"{DATASET} split {split!r}")
     return Clips(x, y, [f"{DATASET}:{split}[{i}]" for i in range(len(x))], [])
 
 
-def describe(data_dir: str | os.PathLike | None = None, download: bool = True) -> dict:
+def describe(data_dir: str | os.PathLike | None = None, download: bool = True,
+             tfds_dir: str | os.PathLike | None = None) -> dict:
     """What the Make chain's data step records: source, layout and clips per label."""
     if data_dir:
         data = scan_folder(data_dir)
@@ -309,7 +312,7 @@ def describe(data_dir: str | os.PathLike | None = None, download: bool = True) -
         }
     from common.datasets import tfds_builder
 
-    builder = tfds_builder(DATASET, None, download=download)
+    builder = tfds_builder(DATASET, tfds_dir, download=download)
     info = builder.info
     return {
         "dataset": DATASET,
@@ -322,13 +325,13 @@ def describe(data_dir: str | os.PathLike | None = None, download: bool = True) -
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Check a Speech Commands source and record its summary.")
-    parser.add_argument("--data-dir", help="folder in the <label>/<file>.wav layout (default: TFDS speech_commands)")
+    parser = ArgumentParser(description="Check a Speech Commands source and record its summary.")
+    add_data_args(parser, folder=FOLDER_HELP, tfds=DATASET)
     parser.add_argument("--out", type=Path, help="write the summary JSON here (atomically)")
     parser.add_argument("--no-download", action="store_true", help="TFDS: fail instead of downloading")
     args = parser.parse_args(argv)
     try:
-        summary = describe(args.data_dir, download=not args.no_download)
+        summary = describe(args.data_dir, download=not args.no_download, tfds_dir=args.tfds_dir)
     except DataLayoutError as exc:
         raise SystemExit(f"error: {exc}")
     except DatasetMissingError as exc:
@@ -341,4 +344,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from common.cli import run
+
+    run(main)

@@ -14,7 +14,6 @@ folder, the accuracy on the speakers not used for calibration is reported as wel
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from pathlib import Path
@@ -22,13 +21,13 @@ from pathlib import Path
 import numpy as np
 
 from common import env  # noqa: F401
-from common.cli import user_errors_as_one_line
+from common.cli import ArgumentParser, add_data_args, user_errors_as_one_line
 from common.evaluation import as_numpy, check_model_files, load_predictor, require_input_shape, require_int8_tflite
 from common.metrics import accuracy, confusion_matrix, per_class_accuracy, plot_confusion_matrix
 from common.models_io import load_model
 from common.cards import NONE, load_card, resolve_reference
 from common.datasets import DatasetMissingError
-from models.dscnn_kws.data import CLASS_NAMES, FEATURE_SHAPE, FOLDER_HINT, Clips, DataLayoutError, load_arrays
+from models.dscnn_kws.data import CLASS_NAMES, DATASET, FEATURE_SHAPE, FOLDER_HELP, FOLDER_HINT, Clips, DataLayoutError, load_arrays
 
 DATA = "the MFCC features"
 CARD = load_card("dscnn_kws")
@@ -63,6 +62,7 @@ def evaluate(
     *,
     split: str = EVAL_SPLIT,
     data_dir: str | os.PathLike | None = None,
+    tfds_dir: str | os.PathLike | None = None,
     confusion_png: str | os.PathLike | None = None,
     clips: Clips | None = None,
     held_out_from: str | os.PathLike | None = None,
@@ -71,7 +71,7 @@ def evaluate(
 
     `held_out_from`: the .tflite whose calibration clips define the held-out subset (default: the model)."""
     require_input_shape(model_path, FEATURE_SHAPE, data=DATA)
-    clips = clips or load_arrays(split, data_dir=data_dir)
+    clips = clips or load_arrays(split, data_dir=data_dir, tfds_dir=tfds_dir)
     pred = as_numpy(load_predictor(model_path)(clips.x))
     result = {"model": str(model_path), "data": str(data_dir) if data_dir else f"tfds speech_commands {split}",
               **score(pred, clips, held_out_mask(clips, held_out_from or model_path, data_dir)),
@@ -89,6 +89,7 @@ def validate_artifacts(
     *,
     split: str = EVAL_SPLIT,
     data_dir: str | os.PathLike | None = None,
+    tfds_dir: str | os.PathLike | None = None,
     clips: Clips | None = None,
     reference: str | None = None,
 ) -> dict:
@@ -99,7 +100,7 @@ def validate_artifacts(
     check_model_files(tflite_path, FEATURE_SHAPE, float_model=keras_path, data=DATA)
     if reference:
         require_int8_tflite(resolve_reference(reference), "--reference")
-    clips = clips or load_arrays(split, data_dir=data_dir)
+    clips = clips or load_arrays(split, data_dir=data_dir, tfds_dir=tfds_dir)
     keras_model = load_model(keras_path)
     extra: dict = {"data": str(data_dir) if data_dir else f"tfds speech_commands {split}",
                    "skipped": len(clips.skipped), "skipped_files": clips.skipped}
@@ -130,9 +131,9 @@ def validate_artifacts(
 
 @user_errors_as_one_line()
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument("--model", required=True, help=".keras, .h5 or .tflite model with 49x10x1 MFCC input")
-    parser.add_argument("--data-dir", help="Speech Commands folder <label>/<file>.wav|flac (default: TFDS)")
+    add_data_args(parser, folder=FOLDER_HELP, tfds=DATASET)
     parser.add_argument("--split", default=EVAL_SPLIT, help="TFDS split when no --data-dir (default: test)")
     parser.add_argument("--confusion-png", help="write the confusion matrix as a PNG")
     parser.add_argument("--float-model", help="also compare with this float .keras model ...")
@@ -149,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.reference:
         require_int8_tflite(resolve_reference(args.reference), "--reference")
     try:
-        clips = load_arrays(args.split, data_dir=args.data_dir)
+        clips = load_arrays(args.split, data_dir=args.data_dir, tfds_dir=args.tfds_dir)
     except DataLayoutError as exc:
         raise SystemExit(f"error: {exc}")
     except DatasetMissingError as exc:
@@ -172,4 +173,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from common.cli import run
+
+    run(main)

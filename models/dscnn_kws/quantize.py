@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from common import env  # noqa: F401
-from common.cli import quantize_cli
+from common.cli import add_data_args, quantize_cli
 from common.quantize import quantize_int8
 from common.representative import DEFAULT_SEED, representative_dataset, sample_features
 from common.models_io import load_model
-from models.dscnn_kws.data import FolderData, folder_split, load_arrays, load_clips, scan_folder, speaker_of
+from models.dscnn_kws.data import DATASET, FOLDER_HELP, FolderData, folder_split, load_arrays, load_clips, scan_folder, speaker_of
 
 CALIBRATION_N = 120  # as many clips as MLPerf Tiny's quant_cal_idxs.txt
 TFDS_CALIBRATION_SPLIT = "validation"
@@ -49,6 +49,7 @@ def quantize(
     n: int = CALIBRATION_N,
     seed: int = DEFAULT_SEED,
     data_dir: str | os.PathLike | None = None,
+    tfds_dir: str | os.PathLike | None = None,
 ) -> Path:
     model = load_model(model_path)
     if data_dir:
@@ -59,7 +60,7 @@ def quantize(
         metadata = {"calibration_source": "folder", "calibration_data_dir": str(Path(data_dir).resolve()),
                     "calibration_files": clips.files, "calibration_skipped": clips.skipped}
     else:
-        (calibration,) = sample_features(load_arrays(TFDS_CALIBRATION_SPLIT).x, n, seed)
+        (calibration,) = sample_features(load_arrays(TFDS_CALIBRATION_SPLIT, tfds_dir=tfds_dir).x, n, seed)
         metadata = {"calibration_source": f"tfds speech_commands {TFDS_CALIBRATION_SPLIT}"}
     return quantize_int8(model, representative_dataset(calibration), out_path,
                          metadata={"calibration_n": len(calibration), "calibration_seed": seed, **metadata})
@@ -67,9 +68,11 @@ def quantize(
 
 def main(argv: list[str] | None = None) -> None:
     parser = quantize_cli(__doc__, CALIBRATION_N)
-    parser.add_argument("--data-dir", help="Speech Commands folder to calibrate on (default: TFDS validation split)")
+    add_data_args(parser, folder=FOLDER_HELP, tfds=DATASET, tfds_help=f"holds {DATASET} (calibration: its "
+                  f"{TFDS_CALIBRATION_SPLIT} split)")
     args = parser.parse_args(argv)
-    path = quantize(args.model, args.out, n=args.calibration_n, seed=args.seed, data_dir=args.data_dir)
+    path = quantize(args.model, args.out, n=args.calibration_n, seed=args.seed, data_dir=args.data_dir,
+                    tfds_dir=args.tfds_dir)
     print(f"wrote {path} ({path.stat().st_size} bytes)")
 
 

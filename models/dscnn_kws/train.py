@@ -21,7 +21,7 @@ from common.atomic import write_json
 from common.models_io import save_model
 from common.training import fit, get_strategy, parse_config, prepare_run
 from common.weights import fetch
-from models.dscnn_kws.data import FEATURE_SHAPE, load_dataset, scan_folder
+from models.dscnn_kws.data import FEATURE_SHAPE, FOLDER_HELP, load_dataset, scan_folder
 from models.dscnn_kws.model import build_model
 
 # Checkpoint variable names per Keras layer type, in `layer.weights` order.
@@ -46,6 +46,7 @@ class TrainConfig:
     steps_per_epoch: int | None = None  # cap for quick runs/tests
     weights: str | None = None  # folder holding kws_ref_model's variables/ (+ saved_model.pb)
     data_dir: str | None = None  # Speech Commands folder; default TFDS speech_commands
+    tfds_dir: str | None = None  # TFDS data directory of speech_commands (without data_dir)
     workdir: str = "build/dscnn_kws/train"
     out: str = "build/dscnn_kws/model.keras"
     strategy: str = "default"
@@ -140,9 +141,9 @@ def train(config: TrainConfig, extra_callbacks: list | None = None):
         write_json(Path(config.workdir) / "import_check.json", check)
         print(f"import check vs kws_ref_model SavedModel: {check}")
     if config.epochs > 0:
-        train_ds = load_dataset(config.train_split, data_dir=config.data_dir, batch_size=config.batch_size,
-                                augment_data=True, shuffle=True, seed=config.seed)
-        val_ds = load_dataset(config.val_split, data_dir=config.data_dir, batch_size=256)
+        train_ds = load_dataset(config.train_split, data_dir=config.data_dir, tfds_dir=config.tfds_dir,
+                                batch_size=config.batch_size, augment_data=True, shuffle=True, seed=config.seed)
+        val_ds = load_dataset(config.val_split, data_dir=config.data_dir, tfds_dir=config.tfds_dir, batch_size=256)
         fit(model, train_ds, val_ds, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
             workdir=config.workdir, config=config,
             callbacks=[keras.callbacks.LearningRateScheduler(_lr_schedule(config.learning_rate)),
@@ -156,19 +157,18 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         "init": "start from random weights or MLPerf Tiny's kws_ref_model",
         "train_split": "TFDS split, or train/validation/test/all of a --data-dir folder",
         "weights": "kws_ref_model folder (default: the weights registry / $ZOO_WEIGHTS_DIR)",
-        "data_dir": "Speech Commands folder <label>/<file>.wav (default: TFDS speech_commands)",
+        "data_dir": FOLDER_HELP,
+        "tfds_dir": "holds speech_commands",
     }, choices={"init": ("scratch", "pretrained")})
     if config.data_dir:
         scan_folder(config.data_dir)  # fail early on a wrong layout
     return config
 
 def main(argv: list[str] | None = None) -> None:
-    from common.cli import cli_errors
-
-    config = parse_args(argv)
-    with cli_errors():
-        train(config)
+    train(parse_args(argv))
 
 
 if __name__ == "__main__":
-    main()
+    from common.cli import run
+
+    run(main)

@@ -28,6 +28,7 @@ from common import env  # noqa: F401
 from common.atomic import write_json
 from common.images import IMAGE_EXTENSIONS, ImageError, read_image, resize
 from models.facemesh.detector import FaceDetector
+from common.cli import ArgumentParser, add_data_args
 
 CROP_SIZE = 192
 CROP_SCALE = 1.5  # MediaPipe's face-landmark ROI: 1.5x the detection box, square
@@ -112,12 +113,12 @@ def _folder_items(data_dir: str, split: str) -> Iterator[tuple[str, Callable[[],
             yield str(path), (lambda p=path: read_image(p, "RGB"))
 
 
-def _tfds_items(name: str, split: str, tfds_data_dir: str | None) -> Iterator[tuple[str, Callable[[], np.ndarray]]]:
+def _tfds_items(name: str, split: str, tfds_dir: str | None) -> Iterator[tuple[str, Callable[[], np.ndarray]]]:
     from common.datasets import DatasetMissingError, tfds_builder
 
     tfds_split = TFDS_SPLITS[split]
     try:
-        builder = tfds_builder(name, tfds_data_dir)
+        builder = tfds_builder(name, tfds_dir)
     except DatasetMissingError as exc:
         raise DatasetMissingError(f"{exc}\nOr use a folder of face photos instead: --data-dir <folder> "
                                   "(make: FACEMESH_DATA_DIR=<folder>).") from exc
@@ -156,23 +157,23 @@ def _crop_faces(items: Iterable[tuple[str, Callable[[], np.ndarray]]], detector:
 
 @lru_cache(maxsize=4)
 def _load(data_dir: str | None, split: str, detector_path: str | None, tfds_name: str,
-          tfds_data_dir: str | None) -> FaceCrops:
+          tfds_dir: str | None) -> FaceCrops:
     detector = FaceDetector(detector_path)
     if data_dir is not None:
         return _crop_faces(_folder_items(data_dir, split), detector, data_dir, split)
-    return _crop_faces(_tfds_items(tfds_name, split, tfds_data_dir), detector, f"TFDS {tfds_name}", split)
+    return _crop_faces(_tfds_items(tfds_name, split, tfds_dir), detector, f"TFDS {tfds_name}", split)
 
 
-def load_dataset(data_dir: str | os.PathLike | None = None, split: str = "all", *,
-                 detector_path: str | os.PathLike | None = None, tfds_name: str = TFDS_NAME,
-                 tfds_data_dir: str | os.PathLike | None = None) -> FaceCrops:
+def load_dataset(split: str = "all", *, data_dir: str | os.PathLike | None = None,
+                 tfds_dir: str | os.PathLike | None = None, detector_path: str | os.PathLike | None = None,
+                 tfds_name: str = TFDS_NAME) -> FaceCrops:
     """Face crops of the images of `split` ("calibration", "evaluation" or "all") below `data_dir`,
     or, without `data_dir`, of TFDS `tfds_name` (default lfw; `TFDS_SPLITS` says which slices)."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     return _load(str(Path(data_dir).resolve()) if data_dir is not None else None, split,
                  str(detector_path) if detector_path else None, tfds_name,
-                 str(tfds_data_dir) if tfds_data_dir else None)
+                 str(tfds_dir) if tfds_dir else None)
 
 
 def augment_crops(crops: np.ndarray, seed: int = 0) -> np.ndarray:
@@ -187,30 +188,28 @@ def augment_crops(crops: np.ndarray, seed: int = 0) -> np.ndarray:
     return np.concatenate([both, jittered]).astype(np.float32)
 
 
-def describe(data_dir: str | os.PathLike | None = None, tfds_data_dir: str | os.PathLike | None = None) -> dict:
+def describe(data_dir: str | os.PathLike | None = None, tfds_dir: str | os.PathLike | None = None) -> dict:
     """Per-split face counts and skipped images (the Make chain's data step)."""
     summary: dict = {"source": str(data_dir) if data_dir else f"tfds:{TFDS_NAME}", "crop_size": CROP_SIZE,
                      "crop_scale": CROP_SCALE, "splits": {}}
     for split in ("calibration", "evaluation"):
-        crops = load_dataset(data_dir, split, tfds_data_dir=tfds_data_dir)
+        crops = load_dataset(split, data_dir=data_dir, tfds_dir=tfds_dir)
         summary["splits"][split] = {"faces": len(crops), "images": crops.sources, "skipped": crops.skipped}
     return summary
 
 
 def add_source_args(parser: argparse.ArgumentParser) -> None:
-    """--data-dir / --tfds-data-dir, shared by the data, quantize and evaluate CLIs."""
-    parser.add_argument("--data-dir", help=f"folder of face photos, searched recursively "
-                                           f"(default: TFDS {TFDS_NAME}, {TFDS_SPLITS})")
-    parser.add_argument("--tfds-data-dir", help="TFDS data directory, without --data-dir "
-                                                "(default: $TFDS_DATA_DIR or ~/tensorflow_datasets)")
+    """--data-dir / --tfds-dir (common.cli.add_data_args), shared by the data, quantize and evaluate CLIs."""
+    add_data_args(parser, folder=f"face photos, searched recursively (without it: TFDS {TFDS_NAME}, {TFDS_SPLITS})",
+                  tfds=TFDS_NAME)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__)
     add_source_args(parser)
     parser.add_argument("--out", type=Path, help="write the summary JSON here (atomically)")
     args = parser.parse_args(argv)
-    summary = describe(args.data_dir, args.tfds_data_dir)
+    summary = describe(args.data_dir, args.tfds_dir)
     if args.out:
         write_json(args.out, summary)
     for split, info in summary["splits"].items():
@@ -220,4 +219,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from common.cli import run
+
+    run(main)

@@ -11,7 +11,6 @@ the Efinix reference int8 file on the same inputs, and a PNG of landmarks drawn 
 """
 from __future__ import annotations
 
-import argparse
 import functools
 import json
 import os
@@ -22,7 +21,7 @@ import numpy as np
 
 from common import env  # noqa: F401
 from common.cards import NONE, load_card, resolve_reference
-from common.cli import user_errors_as_one_line
+from common.cli import ArgumentParser, user_errors_as_one_line
 from common.evaluation import check_model_files, require_input_shape, require_int8_tflite
 from common.metrics.landmarks import nme_per_sample, plot_landmarks
 from models.facemesh.data import FaceCrops, add_source_args, load_dataset
@@ -92,11 +91,11 @@ def reference_model():
 
 
 def evaluate(model_path: str | os.PathLike, *, data_dir: str | os.PathLike | None = None,
-             split: str = EVAL_SPLIT, tfds_data_dir: str | os.PathLike | None = None,
+             split: str = EVAL_SPLIT, tfds_dir: str | os.PathLike | None = None,
              crops: FaceCrops | None = None) -> dict:
     """NME etc. of any face landmark model file vs MediaPipe's float tflite on the face crops."""
     require_input_shape(model_path, INPUT_SHAPE, data=DATA)
-    crops = crops or load_dataset(data_dir, split, tfds_data_dir=tfds_data_dir)
+    crops = crops or load_dataset(split, data_dir=data_dir, tfds_dir=tfds_dir)
     result = compare(predict(model_path, crops.images), predict(reference_model(), crops.images))
     return {"model": str(model_path), "split": split, "input": "face crops (detector box x1.5, 192x192)", **result}
 
@@ -123,7 +122,7 @@ def whole_image_comparison(models: dict[str, object], crops: FaceCrops,
 
 def validate_artifacts(keras_path: str | os.PathLike, tflite_path: str | os.PathLike,
                        report_path: str | os.PathLike, *, data_dir: str | os.PathLike | None = None,
-                       tfds_data_dir: str | os.PathLike | None = None,
+                       tfds_dir: str | os.PathLike | None = None,
                        split: str = EVAL_SPLIT, png: str | os.PathLike | None = None,
                        reference: str | os.PathLike | None = EFINIX_REFERENCE) -> dict:
     """report.json: float Keras and int8 vs MediaPipe float on the evaluation crops, plus the checks
@@ -137,8 +136,8 @@ def validate_artifacts(keras_path: str | os.PathLike, tflite_path: str | os.Path
     if reference and str(reference) != NONE:
         compared["efinix_int8"] = require_int8_tflite(resolve_reference(reference), "--reference")
     keras_model = load_model(keras_path)
-    crops = load_dataset(data_dir, split, tfds_data_dir=tfds_data_dir)
-    everything = load_dataset(data_dir, "all", tfds_data_dir=tfds_data_dir)
+    crops = load_dataset(split, data_dir=data_dir, tfds_dir=tfds_dir)
+    everything = load_dataset("all", data_dir=data_dir, tfds_dir=tfds_dir)
     ref = reference_model()
     ref_eval = predict(ref, crops.images)
 
@@ -191,7 +190,7 @@ def validate_artifacts(keras_path: str | os.PathLike, tflite_path: str | os.Path
 
 @user_errors_as_one_line()
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument("--model", required=True, help=".keras or .tflite face landmark model (192x192x3 in)")
     add_source_args(parser)
     parser.add_argument("--split", default=EVAL_SPLIT, choices=("calibration", "evaluation", "all"))
@@ -205,14 +204,16 @@ def main(argv: list[str] | None = None) -> None:
     if bool(args.float_model) != bool(args.report):
         parser.error("--float-model and --report go together")
     check_model_files(args.model, INPUT_SHAPE, int8=bool(args.report), float_model=args.float_model, data=DATA)
-    result = evaluate(args.model, data_dir=args.data_dir, split=args.split, tfds_data_dir=args.tfds_data_dir)
+    result = evaluate(args.model, data_dir=args.data_dir, split=args.split, tfds_dir=args.tfds_dir)
     if args.report:
         report = validate_artifacts(args.float_model, args.model, args.report, data_dir=args.data_dir,
-                                    tfds_data_dir=args.tfds_data_dir,
+                                    tfds_dir=args.tfds_dir,
                                     split=args.split, png=args.png, reference=args.reference)
         result.update({k: report[k] for k in ("metric_float", "metric_int8", "size_bytes", "must_show")})
     print(json.dumps(result))
 
 
 if __name__ == "__main__":
-    main()
+    from common.cli import run
+
+    run(main)

@@ -31,13 +31,13 @@ def quantize(
     out_path: str | os.PathLike,
     *,
     data_dir: str | os.PathLike | None = None,
-    tfds_data_dir: str | os.PathLike | None = None,
+    tfds_dir: str | os.PathLike | None = None,
     n: int = DEFAULT_N,
     seed: int = DEFAULT_SEED,
     split: str = CALIBRATION_SPLIT,
 ) -> Path:
     model = load_model(model_path)
-    crops = load_dataset(data_dir, split, tfds_data_dir=tfds_data_dir)
+    crops = load_dataset(split, data_dir=data_dir, tfds_dir=tfds_dir)
     images = np.concatenate([augment_crops(crops.images, seed), crops.whole_images])
     (calibration,) = sample_features(images, n, seed)
     with union_same_scale_ranges():  # max(x, alpha * x) must not clip x (common/same_scale.py)
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> None:
     add_source_args(parser)
     parser.add_argument("--split", default=CALIBRATION_SPLIT, choices=("calibration", "evaluation", "all"))
     args = parser.parse_args(argv)
-    path = quantize(args.model, args.out, data_dir=args.data_dir, tfds_data_dir=args.tfds_data_dir,
+    path = quantize(args.model, args.out, data_dir=args.data_dir, tfds_dir=args.tfds_dir,
                     n=args.calibration_n, seed=args.seed, split=args.split)
     print(f"wrote {path} ({path.stat().st_size} bytes)")
 

@@ -7,7 +7,6 @@ checks the Keras outputs against the original `.tflite` on seeded random images 
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 from dataclasses import dataclass
 
@@ -16,6 +15,7 @@ import numpy as np
 from common import env
 from common.models_io import save_model
 from models.facemesh.model import INPUT_SHAPE, build_model
+from common.cli import ArgumentParser
 
 MAX_IMPORT_DIFF_PX = 0.05  # the issue's bound for float Keras vs the original tflite
 
@@ -60,7 +60,7 @@ def train(config: TrainConfig):
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
     defaults = TrainConfig()
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument("--weights", default=defaults.weights, help="explicit path to face_landmark.tflite")
     parser.add_argument("--out", default=defaults.out, help="the imported .keras model")
     parser.add_argument("--workdir", default=defaults.workdir, help="unused (nothing is trained)")
@@ -77,4 +77,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from common.cli import run
+
+    run(main)

@@ -12,7 +12,6 @@ non-square and tiny images are accepted; an undecodable image is named in a warn
 """
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import warnings
@@ -25,12 +24,14 @@ from common import env  # noqa: F401
 from common.atomic import write_json
 from common.datasets import to_arrays
 from common.images import ImageError, list_images, read_image, read_yolo_folder, resize
+from common.cli import ArgumentParser, add_data_args
 
 IMAGE_SIZE = (96, 96)
 CLASS_NAMES = ("non_person", "person")  # model output index = class id; person = 1
 PERSON_CLASS = 0  # COCO-80 / YOLO class id of "person" (also TFDS coco's label 0)
 MIN_PERSON_AREA = 0.005  # VWW: "person" if a person box covers more than 0.5% of the image
 TFDS_NAME = "coco/2017"
+FOLDER_HELP = f"YOLO images/+labels/, or person/+non_person/ (without it: TFDS {TFDS_NAME})"
 CLASS_FOLDERS = {"non_person": 0, "person": 1}
 CROP_MIN_FRACTION = 0.8  # augmentation: random crop keeps 80..100% of each side
 BRIGHTNESS_DELTA = 0.2  # augmentation: +-0.2 on the 0..1 pixel scale
@@ -257,10 +258,8 @@ def describe(data_dir: str | os.PathLike | None = None, tfds_dir: str | os.PathL
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", help="folder dataset (YOLO images/+labels/, or person/+non_person/); "
-                                           f"default: TFDS {TFDS_NAME}")
-    parser.add_argument("--tfds-dir", help="TFDS data directory (default: $TFDS_DATA_DIR)")
+    parser = ArgumentParser(description=__doc__)
+    add_data_args(parser, folder=FOLDER_HELP, tfds=TFDS_NAME)
     parser.add_argument("--out", type=Path, help="write the summary JSON here (atomically)")
     parser.add_argument("--no-download", action="store_true", help="fail instead of downloading")
     args = parser.parse_args(argv)
@@ -271,4 +270,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from common.cli import run
+
+    run(main)

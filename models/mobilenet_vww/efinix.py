@@ -10,7 +10,6 @@ convention, int8 = pixel - 128 (input scale 2/255, zero point -1), i.e. real inp
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 
@@ -20,7 +19,8 @@ from common.evaluation import as_numpy
 from common.metrics import accuracy, confusion_matrix
 from common.tflite import device_runner
 from common.weights import fetch
-from models.mobilenet_vww.data import CLASS_NAMES, load_arrays
+from common.cli import ArgumentParser, add_data_args
+from models.mobilenet_vww.data import CLASS_NAMES, FOLDER_HELP, TFDS_NAME, load_arrays
 
 
 def repair_quantized_dimension(path: str | os.PathLike, out_path: str | os.PathLike) -> int:
@@ -39,9 +39,10 @@ def repair_quantized_dimension(path: str | os.PathLike, out_path: str | os.PathL
     return fixed
 
 
-def score(repaired: str | os.PathLike, *, data_dir: str | os.PathLike | None = None, split: str | None = None) -> dict:
+def score(repaired: str | os.PathLike, *, data_dir: str | os.PathLike | None = None,
+          tfds_dir: str | os.PathLike | None = None, split: str | None = None) -> dict:
     split = split or ("all" if data_dir else "validation")
-    x, y = load_arrays(split, data_dir=data_dir, color="gray")
+    x, y = load_arrays(split, data_dir=data_dir, tfds_dir=tfds_dir, color="gray")
     pred = as_numpy(device_runner(repaired).predict(x * 2.0 - 1.0))  # [0, 1] -> the model's [-1, 1]
     cm = confusion_matrix(y, pred, len(CLASS_NAMES))
     return {"model": str(repaired), "input": "gray [-1, 1]", "n": int(len(y)), "correct": int(cm.trace()),
@@ -49,16 +50,18 @@ def score(repaired: str | os.PathLike, *, data_dir: str | os.PathLike | None = N
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument("--model", help="the Efinix .tflite (default: fetch('efinix_mobilenet'))")
     parser.add_argument("--repaired", required=True, help="where to write the repaired copy")
-    parser.add_argument("--data-dir", help="folder dataset (default: TFDS coco/2017 validation)")
+    add_data_args(parser, folder=FOLDER_HELP, tfds=TFDS_NAME, tfds_help=f"holds {TFDS_NAME} (scored: validation)")
     parser.add_argument("--split")
     args = parser.parse_args(argv)
     fixed = repair_quantized_dimension(args.model or fetch("efinix_mobilenet"), args.repaired)
-    result = score(args.repaired, data_dir=args.data_dir, split=args.split)
+    result = score(args.repaired, data_dir=args.data_dir, tfds_dir=args.tfds_dir, split=args.split)
     print(json.dumps({"repaired_tensors": fixed, **result}))
 
 
 if __name__ == "__main__":
-    main()
+    from common.cli import run
+
+    run(main)

@@ -13,7 +13,6 @@ to 96x96, pixels/255, the same labels, and person = output 1. Prints one JSON li
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from pathlib import Path
@@ -21,11 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from common import env  # noqa: F401
-from common.cli import user_errors_as_one_line
+from common.cli import ArgumentParser, add_data_args, user_errors_as_one_line
 from common.evaluation import as_numpy, check_model_files, held_out_mask, load_predictor, require_input_shape, require_int8_tflite
 from common.metrics import accuracy, confusion_matrix, per_class_accuracy, plot_confusion_matrix
 from common.cards import NONE, load_card, resolve_reference
-from models.mobilenet_vww.data import CLASS_NAMES, load_arrays, load_folder
+from models.mobilenet_vww.data import CLASS_NAMES, FOLDER_HELP, TFDS_NAME, load_arrays, load_folder
 from models.mobilenet_vww.model import INPUT_SHAPE
 
 MAX_TFLITE_BYTES = 300_568  # the Efinix reference mobilenetv1_person_detect.tflite
@@ -164,13 +163,11 @@ def validate_artifacts(
 
 @user_errors_as_one_line()
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument("--model", required=True,
                         help=".keras, .h5 or .tflite model (96x96x1 or 96x96x3), or a registered name")
-    parser.add_argument("--data-dir", help="folder dataset (YOLO images/+labels/ or person/+non_person/); "
-                                           "default: TFDS coco/2017 validation")
+    add_data_args(parser, folder=FOLDER_HELP, tfds=TFDS_NAME, tfds_help=f"holds {TFDS_NAME} (scored: validation)")
     parser.add_argument("--split", help="'all' (default) or e.g. 'all[50%%:]' of --data-dir, or a TFDS split")
-    parser.add_argument("--tfds-dir", help="TFDS data directory")
     parser.add_argument("--confusion-png", help="write the confusion matrix as a PNG")
     parser.add_argument("--float-model", help="also compare with this float .keras model ...")
     parser.add_argument("--report", help="... and write the comparison to this report.json")
@@ -201,4 +198,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from common.cli import run
+
+    run(main)

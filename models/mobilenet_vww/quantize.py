@@ -14,13 +14,13 @@ import os
 from pathlib import Path
 
 from common import env  # noqa: F401
-from common.cli import quantize_cli
+from common.cli import add_data_args, quantize_cli
 from common.quantize import quantize_int8
 from common.evaluation import relative_names
 from common.representative import (DEFAULT_N, DEFAULT_SEED, calibration_subset, representative_dataset,
                                    sample_features)
 from common.models_io import load_model
-from models.mobilenet_vww.data import load_dataset, load_folder
+from models.mobilenet_vww.data import FOLDER_HELP, TFDS_NAME, load_dataset, load_folder
 
 CALIBRATION_SPLIT = "train"  # TFDS coco/2017 (the evaluation uses "validation")
 CALIBRATION_FRACTION = 0.5  # of a folder dataset; evaluation scores the rest
@@ -59,9 +59,8 @@ def quantize(
 
 def main(argv: list[str] | None = None) -> None:
     parser = quantize_cli(__doc__, DEFAULT_N)
-    parser.add_argument("--data-dir", help="folder dataset whose images calibrate (default: TFDS coco/2017)")
+    add_data_args(parser, folder=FOLDER_HELP, tfds=TFDS_NAME, tfds_help=f"holds {TFDS_NAME} (calibration: train)")
     parser.add_argument("--split", help="'all' / 'all[:50%%]' of --data-dir, or a TFDS split (default: train)")
-    parser.add_argument("--tfds-dir", help="TFDS data directory")
     args = parser.parse_args(argv)
     path = quantize(args.model, args.out, n=args.calibration_n, seed=args.seed, data_dir=args.data_dir,
                     split=args.split, tfds_dir=args.tfds_dir)

@@ -17,7 +17,7 @@ from common import env
 from common.models_io import save_model
 from common.training import fit, get_strategy, parse_config, prepare_run
 from common.weights import fetch
-from models.mobilenet_vww.data import load_dataset
+from models.mobilenet_vww.data import FOLDER_HELP, TFDS_NAME, load_dataset
 from models.mobilenet_vww.model import INPUT_SHAPE, build_model
 
 STEM = "conv2d"  # the first convolution, the only layer that sees the input channels
@@ -122,18 +122,16 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         "lr_decay": "per-epoch learning-rate decay factor",
         "train_split": "TFDS split, or a slice such as 'all[:90%%]' of --data-dir",
         "weights": "explicit path to vww_96.h5",
-        "data_dir": "folder dataset (YOLO images/+labels/ or person/+non_person/) instead of TFDS",
-        "tfds_dir": "TFDS data directory",
+        "data_dir": FOLDER_HELP,
+        "tfds_dir": f"holds {TFDS_NAME}",
         "channels": "input channels: 1 = grayscale (the shipped model), 3 = the original RGB model",
     }, choices={"init": ("scratch", "pretrained"), "channels": (1, 3)})
 
 def main(argv: list[str] | None = None) -> None:
-    from common.cli import cli_errors
-
-    config = parse_args(argv)
-    with cli_errors():
-        train(config)
+    train(parse_args(argv))
 
 
 if __name__ == "__main__":
-    main()
+    from common.cli import run
+
+    run(main)

@@ -1,7 +1,6 @@
 """CIFAR-10 from TFDS as MLPerf Tiny's ResNet expects it: raw 0..255 float pixels."""
 from __future__ import annotations
 
-import argparse
 import os
 from pathlib import Path
 
@@ -9,6 +8,7 @@ import numpy as np
 
 from common.atomic import write_json
 from common.datasets import shard_by_data, tfds_builder, to_arrays
+from common.cli import ArgumentParser, add_data_args
 
 DATASET = "cifar10"
 CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
@@ -34,17 +34,22 @@ def augment(image, label, seed: int = 0):
 def load_dataset(
     split: str = "train",
     *,
-    data_dir: str | os.PathLike | None = None,
+    data_dir: None = None,
+    tfds_dir: str | os.PathLike | None = None,
     batch_size: int | None = 32,
     augment_data: bool = False,
     shuffle: bool = False,
     seed: int = 0,
     download: bool = True,
 ):
-    """A cached `tf.data` pipeline of (float32 image 0..255, int label); batched unless batch_size is None."""
+    """A cached `tf.data` pipeline of (float32 image 0..255, int label); batched unless batch_size is None.
+    CIFAR-10 comes from TFDS (`tfds_dir`); there is no folder source (`data_dir` is refused)."""
     import tensorflow as tf
 
-    builder = tfds_builder(DATASET, data_dir, download=download)
+    if data_dir is not None:
+        raise ValueError(f"{DATASET} has no folder dataset (data_dir={str(data_dir)!r}); give a TFDS data directory "
+                         "as tfds_dir (--tfds-dir)")
+    builder = tfds_builder(DATASET, tfds_dir, download=download)
     ds = builder.as_dataset(split=split, as_supervised=True, shuffle_files=False)
     ds = ds.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE).cache()
     if shuffle:
@@ -56,16 +61,16 @@ def load_dataset(
     return shard_by_data(ds.prefetch(tf.data.AUTOTUNE))
 
 
-def load_arrays(split: str = "test", *, data_dir: str | os.PathLike | None = None, limit: int | None = None,
+def load_arrays(split: str = "test", *, tfds_dir: str | os.PathLike | None = None, limit: int | None = None,
                 download: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """The whole split as NumPy arrays (x: N x 32 x 32 x 3 float32 0..255, y: N int64)."""
-    ds = load_dataset(split, data_dir=data_dir, batch_size=None, download=download)
+    ds = load_dataset(split, tfds_dir=tfds_dir, batch_size=None, download=download)
     return to_arrays(ds, f"{DATASET} split {split!r}", limit)
 
 
-def describe(data_dir: str | os.PathLike | None = None, download: bool = True) -> dict:
+def describe(tfds_dir: str | os.PathLike | None = None, download: bool = True) -> dict:
     """Split sizes and class names of the prepared dataset (the Make chain's data step)."""
-    builder = tfds_builder(DATASET, data_dir, download=download)
+    builder = tfds_builder(DATASET, tfds_dir, download=download)
     info = builder.info
     return {
         "dataset": DATASET,
@@ -77,12 +82,12 @@ def describe(data_dir: str | os.PathLike | None = None, download: bool = True) -
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=f"Check/prepare the TFDS {DATASET} dataset and record its summary.")
-    parser.add_argument("--data-dir", help="TFDS data directory (default: $TFDS_DATA_DIR or ~/tensorflow_datasets)")
+    parser = ArgumentParser(description=f"Check/prepare the TFDS {DATASET} dataset and record its summary.")
+    add_data_args(parser, folder=None, tfds=DATASET)
     parser.add_argument("--out", type=Path, help="write the summary JSON here (atomically)")
     parser.add_argument("--no-download", action="store_true", help="fail instead of downloading")
     args = parser.parse_args(argv)
-    summary = describe(args.data_dir, download=not args.no_download)
+    summary = describe(args.tfds_dir, download=not args.no_download)
     if tuple(summary["class_names"]) != CLASS_NAMES:
         raise SystemExit(f"unexpected class names {summary['class_names']}")
     if args.out:
@@ -91,4 +96,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from common.cli import run
+
+    run(main)

@@ -7,17 +7,16 @@
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from pathlib import Path
 
 from common import env  # noqa: F401
-from common.cli import user_errors_as_one_line
+from common.cli import ArgumentParser, add_data_args, user_errors_as_one_line
 from common.models_io import load_model
 from common.evaluation import as_numpy, check_model_files, load_predictor, require_input_shape, require_int8_tflite
 from common.metrics import accuracy, confusion_matrix, per_class_accuracy, plot_confusion_matrix
-from models.resnet_cifar.data import CLASS_NAMES, load_arrays
+from models.resnet_cifar.data import CLASS_NAMES, DATASET, load_arrays
 from models.resnet_cifar.model import INPUT_SHAPE
 
 DATA = "CIFAR-10 images"
@@ -29,12 +28,12 @@ def evaluate(
     model_path: str | os.PathLike,
     *,
     split: str = EVAL_SPLIT,
-    data_dir: str | os.PathLike | None = None,
+    tfds_dir: str | os.PathLike | None = None,
     confusion_png: str | os.PathLike | None = None,
 ) -> dict:
     """Accuracy, per-class accuracy and confusion matrix of any model file with the ResNet-8 interface."""
     require_input_shape(model_path, INPUT_SHAPE, data=DATA)
-    x, y = load_arrays(split, data_dir=data_dir)
+    x, y = load_arrays(split, tfds_dir=tfds_dir)
     pred = as_numpy(load_predictor(model_path)(x))
     cm = confusion_matrix(y, pred, len(CLASS_NAMES))
     if confusion_png:
@@ -56,14 +55,14 @@ def validate_artifacts(
     report_path: str | os.PathLike,
     *,
     split: str = EVAL_SPLIT,
-    data_dir: str | os.PathLike | None = None,
+    tfds_dir: str | os.PathLike | None = None,
 ) -> dict:
     """Float vs int8 on the same preprocessed test images -> report.json."""
     from common.validate import validate
 
     require_int8_tflite(tflite_path)
     check_model_files(tflite_path, INPUT_SHAPE, float_model=keras_path, data=DATA)
-    x, y = load_arrays(split, data_dir=data_dir)
+    x, y = load_arrays(split, tfds_dir=tfds_dir)
     return validate(
         model_name="resnet_cifar",
         keras_model=load_model(keras_path),
@@ -79,10 +78,10 @@ def validate_artifacts(
 
 @user_errors_as_one_line()
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument("--model", required=True, help=".keras, .h5 or .tflite model with 32x32x3 input")
     parser.add_argument("--split", default=EVAL_SPLIT, help="TFDS split (default: test)")
-    parser.add_argument("--data-dir", help="TFDS data directory")
+    add_data_args(parser, folder=None, tfds=DATASET)
     parser.add_argument("--confusion-png", help="write the confusion matrix as a PNG")
     parser.add_argument("--float-model", help="also compare with this float .keras model ...")
     parser.add_argument("--report", help="... and write the comparison to this report.json")
@@ -90,14 +89,16 @@ def main(argv: list[str] | None = None) -> None:
     if bool(args.float_model) != bool(args.report):
         parser.error("--float-model and --report go together")
     check_model_files(args.model, INPUT_SHAPE, int8=bool(args.report), float_model=args.float_model, data=DATA)
-    result = evaluate(args.model, split=args.split, data_dir=args.data_dir, confusion_png=args.confusion_png)
+    result = evaluate(args.model, split=args.split, tfds_dir=args.tfds_dir, confusion_png=args.confusion_png)
     if args.report:
         report = validate_artifacts(args.float_model, args.model, args.report, split=args.split,
-                                    data_dir=args.data_dir)
+                                    tfds_dir=args.tfds_dir)
         result.update({k: report[k] for k in ("metric_float", "metric_int8", "drop", "size_bytes")})
     result.pop("confusion_matrix")
     print(json.dumps(result))
 
 
 if __name__ == "__main__":
-    main()
+    from common.cli import run
+
+    run(main)

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from common import env  # noqa: F401
 from common.models_io import load_model
-from common.cli import quantize_cli
+from common.cli import add_data_args, quantize_cli
 from common.quantize import quantize_int8
 from common.representative import DEFAULT_SEED, representative_dataset, sample_features
-from models.resnet_cifar.data import load_arrays
+from models.resnet_cifar.data import DATASET, load_arrays
 
 CALIBRATION_SPLIT = "train[:90%]"  # never the test split
 # Chosen on validation data (train[90%:]), not on the test split: int8-vs-float output MSE grows
@@ -29,10 +29,10 @@ def quantize(
     n: int = CALIBRATION_N,
     seed: int = DEFAULT_SEED,
     split: str = CALIBRATION_SPLIT,
-    data_dir: str | os.PathLike | None = None,
+    tfds_dir: str | os.PathLike | None = None,
 ) -> Path:
     model = load_model(model_path)
-    x, _ = load_arrays(split, data_dir=data_dir)
+    x, _ = load_arrays(split, tfds_dir=tfds_dir)
     (calibration,) = sample_features(x, n, seed)
     return quantize_int8(model, representative_dataset(calibration), out_path,
                          metadata={"calibration_n": len(calibration), "calibration_seed": seed,
@@ -42,10 +42,10 @@ def quantize(
 def main(argv: list[str] | None = None) -> None:
     parser = quantize_cli(__doc__, CALIBRATION_N)
     parser.add_argument("--split", default=CALIBRATION_SPLIT, help="TFDS split to draw calibration images from")
-    parser.add_argument("--data-dir", help="TFDS data directory")
+    add_data_args(parser, folder=None, tfds=DATASET)
     args = parser.parse_args(argv)
     path = quantize(args.model, args.out, n=args.calibration_n, seed=args.seed, split=args.split,
-                    data_dir=args.data_dir)
+                    tfds_dir=args.tfds_dir)
     print(f"wrote {path} ({path.stat().st_size} bytes)")
 
 

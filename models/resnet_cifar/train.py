@@ -28,7 +28,7 @@ class TrainConfig:
     seed: int = 0
     steps_per_epoch: int | None = None  # cap for quick runs/tests
     weights: str | None = None  # explicit path to pretrainedResnet.h5
-    data_dir: str | None = None
+    tfds_dir: str | None = None
     workdir: str = "build/resnet_cifar/train"
     out: str = "build/resnet_cifar/model.keras"
     strategy: str = "default"
@@ -65,9 +65,9 @@ def train(config: TrainConfig, extra_callbacks: list | None = None):
             metrics=["accuracy"],
         )
     if config.epochs > 0:
-        train_ds = load_dataset(config.train_split, data_dir=config.data_dir, batch_size=config.batch_size,
+        train_ds = load_dataset(config.train_split, tfds_dir=config.tfds_dir, batch_size=config.batch_size,
                                 augment_data=True, shuffle=True, seed=config.seed)
-        fit(model, train_ds, load_dataset(config.val_split, data_dir=config.data_dir, batch_size=256),
+        fit(model, train_ds, load_dataset(config.val_split, tfds_dir=config.tfds_dir, batch_size=256),
             epochs=config.epochs, steps_per_epoch=config.steps_per_epoch, workdir=config.workdir, config=config,
             callbacks=extra_callbacks or [])
     save_model(model, config.out)
@@ -78,7 +78,7 @@ def _steps(config: TrainConfig) -> int:
     from common.datasets import tfds_builder
     from models.resnet_cifar.data import DATASET
 
-    builder = tfds_builder(DATASET, config.data_dir)
+    builder = tfds_builder(DATASET, config.tfds_dir)
     n = builder.info.splits[config.train_split].num_examples
     return max(1, -(-n // config.batch_size))
 
@@ -88,17 +88,14 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         "init": "start from random weights or the MLPerf Tiny pretrainedResnet.h5",
         "lr_decay": "per-epoch learning-rate decay factor",
         "weights": "explicit path to pretrainedResnet.h5",
-        "data_dir": "TFDS data directory",
-    }, choices={"init": ("scratch", "pretrained")})
+    }, choices={"init": ("scratch", "pretrained")}, no_folder="cifar10")
 
 
 def main(argv: list[str] | None = None) -> None:
-    from common.cli import cli_errors
-
-    config = parse_args(argv)
-    with cli_errors():
-        train(config)
+    train(parse_args(argv))
 
 
 if __name__ == "__main__":
-    main()
+    from common.cli import run
+
+    run(main)

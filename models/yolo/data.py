@@ -7,7 +7,6 @@ Boxes are person boxes only (class 0), corners `x_min, y_min, x_max, y_max` norm
 """
 from __future__ import annotations
 
-import argparse
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,10 +16,12 @@ import numpy as np
 from common import env  # noqa: F401
 from common.atomic import write_json
 from common.images import read_image, read_yolo_folder, resize
+from common.cli import ArgumentParser, add_data_args
 
 INPUT_SIZE = (96, 96)
 PERSON = 0
 TFDS_NAME = "coco/2017"
+FOLDER_HELP = f"YOLO layout images/ + labels/ (class 0 = person; without it: TFDS {TFDS_NAME})"
 
 
 @dataclass
@@ -69,13 +70,13 @@ def _tfds_person(example) -> tuple:
     return example["image"], corners
 
 
-def load_tfds(split: str = "validation", *, data_dir: str | os.PathLike | None = None, limit: int | None = None,
+def load_tfds(split: str = "validation", *, tfds_dir: str | os.PathLike | None = None, limit: int | None = None,
               download: bool = True) -> DetectionSet:
     """`tfds.load("coco/2017")` as a DetectionSet: all images of `split`, person boxes only
     (crowd boxes dropped)."""
     from common.datasets import tfds_builder
 
-    ds = tfds_builder(TFDS_NAME, data_dir, download=download).as_dataset(split=split, shuffle_files=False)
+    ds = tfds_builder(TFDS_NAME, tfds_dir, download=download).as_dataset(split=split, shuffle_files=False)
     if limit:
         ds = ds.take(limit)
     xs, boxes, paths, sizes = [], [], [], []
@@ -90,19 +91,21 @@ def load_tfds(split: str = "validation", *, data_dir: str | os.PathLike | None =
     return DetectionSet(np.stack(xs), boxes, paths, sizes)
 
 
-def load_arrays(data_dir: str | os.PathLike | None = None, *, split: str = "validation", limit: int | None = None,
+def load_arrays(data_dir: str | os.PathLike | None = None, *, split: str = "validation",
+                tfds_dir: str | os.PathLike | None = None, limit: int | None = None,
                 download: bool = True) -> DetectionSet:
-    """A YOLO folder when `data_dir` holds images/ (+ labels/), else TFDS coco/2017 in `data_dir`."""
+    """The YOLO folder `data_dir` (images/ + labels/), else TFDS coco/2017 `split` in `tfds_dir`."""
     _check_dir(data_dir)
-    if data_dir and (Path(data_dir) / "images").is_dir():
+    if data_dir:
         return load_folder(data_dir, limit)
-    return load_tfds(split, data_dir=data_dir, limit=limit, download=download)
+    return load_tfds(split, tfds_dir=tfds_dir, limit=limit, download=download)
 
 
 def load_dataset(
     split: str = "train",
     *,
     data_dir: str | os.PathLike | None = None,
+    tfds_dir: str | os.PathLike | None = None,
     batch_size: int | None = 32,
     shuffle: bool = False,
     augment: bool = False,
@@ -112,14 +115,15 @@ def load_dataset(
 ):
     """A `tf.data` pipeline of (image 96x96x3 0..1, YOLOv3 targets per head) for training.
 
-    `data_dir` with images/ + labels/ reads that folder (all of it; `split` is ignored), otherwise
-    TFDS coco/2017 `split`. Targets come from `targets.encode_targets` (best of the six anchors).
+    `data_dir` (a YOLO folder, images/ + labels/) reads that folder (all of it; `split` is ignored),
+    otherwise TFDS coco/2017 `split` in `tfds_dir`. Targets come from `targets.encode_targets` (best of the six anchors).
     """
     import tensorflow as tf
 
     from models.yolo.targets import TARGET_SHAPES, encode_targets
 
-    if data_dir and (Path(data_dir) / "images").is_dir():
+    _check_dir(data_dir)
+    if data_dir:
         data = load_folder(data_dir, limit)
         ds = tf.data.Dataset.from_generator(
             lambda: zip(data.x, data.boxes),
@@ -128,7 +132,7 @@ def load_dataset(
     else:
         from common.datasets import tfds_builder
 
-        ds = tfds_builder(TFDS_NAME, data_dir, download=download).as_dataset(split=split, shuffle_files=shuffle)
+        ds = tfds_builder(TFDS_NAME, tfds_dir, download=download).as_dataset(split=split, shuffle_files=shuffle)
         if limit:
             ds = ds.take(limit)
         ds = ds.map(_tfds_person, num_parallel_calls=tf.data.AUTOTUNE)
@@ -159,39 +163,42 @@ def load_dataset(
 def _check_dir(data_dir: str | os.PathLike | None) -> None:
     if data_dir and not Path(data_dir).is_dir():
         raise FileNotFoundError(f"--data-dir {data_dir}: no such folder (expected a YOLO-layout folder with images/ "
-                                "and labels/, or a TFDS data directory)")
+                                "and labels/)")
+    if data_dir and not (Path(data_dir) / "images").is_dir():
+        raise FileNotFoundError(f"--data-dir {data_dir}: no images/ folder (expected a YOLO-layout folder with images/ "
+                                "and labels/; a TFDS data directory goes to --tfds-dir)")
 
 
-def describe(data_dir: str | os.PathLike | None = None, download: bool = True) -> dict:
+def describe(data_dir: str | os.PathLike | None = None, download: bool = True,
+             tfds_dir: str | os.PathLike | None = None) -> dict:
     """What the evaluation/calibration data holds (the Make chain's data step)."""
     _check_dir(data_dir)
-    if data_dir and (Path(data_dir) / "images").is_dir():
+    if data_dir:
         items = read_yolo_folder(data_dir)
         n_person = [int((it.boxes[:, 0] == PERSON).sum()) for it in items]
         return {"dataset": "yolo_folder", "data_dir": str(Path(data_dir).resolve()), "images": len(items),
                 "images_with_person": sum(n > 0 for n in n_person), "person_boxes": sum(n_person)}
     from common.datasets import tfds_builder
 
-    builder = tfds_builder(TFDS_NAME, data_dir, download=download)
+    builder = tfds_builder(TFDS_NAME, tfds_dir, download=download)
     return {"dataset": TFDS_NAME, "data_dir": str(builder.data_dir),
             "splits": {name: split.num_examples for name, split in builder.info.splits.items()}}
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Check the person-detection data (YOLO folder or TFDS coco/2017) "
+    parser = ArgumentParser(description="Check the person-detection data (YOLO folder or TFDS coco/2017) "
                                                  "and record its summary.")
-    parser.add_argument("--data-dir", help="YOLO-layout folder (images/, labels/) or a TFDS data directory")
+    add_data_args(parser, folder=FOLDER_HELP, tfds=TFDS_NAME)
     parser.add_argument("--out", type=Path, help="write the summary JSON here (atomically)")
     parser.add_argument("--no-download", action="store_true", help="fail instead of downloading TFDS coco")
     args = parser.parse_args(argv)
-    summary = describe(args.data_dir, download=not args.no_download)
+    summary = describe(args.data_dir, download=not args.no_download, tfds_dir=args.tfds_dir)
     if args.out:
         write_json(args.out, summary)
     print(summary)
 
 
 if __name__ == "__main__":
-    from models.yolo.errors import cli_errors
+    from common.cli import run
 
-    with cli_errors():
-        main()
+    run(main)

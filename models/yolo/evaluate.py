@@ -8,7 +8,6 @@ the Efinix reference int8 file on the same images through the same code; prints 
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from pathlib import Path
@@ -18,10 +17,9 @@ import numpy as np
 from common import env  # noqa: F401
 from common.evaluation import check_model_files, held_out_mask, load_predictor, require_input_shape, require_int8_tflite
 from common.cards import NONE, load_card, resolve_reference
-from common.cli import user_errors_as_one_line
+from common.cli import ArgumentParser, add_data_args, user_errors_as_one_line
 from common.metrics.detection import coco_map, plot_precision_recall, precision_at_recall
-from models.yolo.data import DetectionSet, load_arrays, preprocess
-from models.yolo.errors import USER_ERRORS
+from models.yolo.data import FOLDER_HELP, TFDS_NAME, DetectionSet, load_arrays, preprocess
 from models.yolo.decode import INPUT_SIZE, decode_batch, to_pixels
 
 INPUT_SHAPE = (*INPUT_SIZE, 3)
@@ -62,6 +60,7 @@ def evaluate(
     model_path: str | os.PathLike,
     *,
     data_dir: str | os.PathLike | None = None,
+    tfds_dir: str | os.PathLike | None = None,
     split: str = "validation",
     limit: int | None = None,
     data: DetectionSet | None = None,
@@ -69,7 +68,7 @@ def evaluate(
     """mAP of any model file with the yolo-pico interface on a YOLO folder or TFDS coco/2017; the
     folder images that calibrated the model (its `.quant.json`) are left out."""
     require_input_shape(model_path, INPUT_SHAPE, data=DATA)
-    data = data or load_arrays(data_dir, split=split, limit=limit)
+    data = data or load_arrays(data_dir, split=split, tfds_dir=tfds_dir, limit=limit)
     data, excluded = held_out(data, data_dir, model_path)
     rows = detections(load_predictor(model_path), data.x)
     return {"model": str(model_path), "n_images": len(data.x), "excluded_calibration_images": excluded,
@@ -82,6 +81,7 @@ def validate_artifacts(
     report_path: str | os.PathLike,
     *,
     data_dir: str | os.PathLike | None = None,
+    tfds_dir: str | os.PathLike | None = None,
     split: str = "validation",
     limit: int | None = None,
     reference: str | os.PathLike | None = REFERENCE,
@@ -96,7 +96,7 @@ def validate_artifacts(
     ref_path = None
     if reference and str(reference) != NONE:
         ref_path = require_int8_tflite(resolve_reference(reference), "--reference")
-    data, excluded = held_out(load_arrays(data_dir, split=split, limit=limit), data_dir, tflite_path)
+    data, excluded = held_out(load_arrays(data_dir, split=split, tfds_dir=tfds_dir, limit=limit), data_dir, tflite_path)
     curves, extra = {}, {"data": data_dir or f"coco/2017 {split}", "n_images": len(data.x),
                          "excluded_calibration_images": excluded,
                          "n_person_boxes": int(sum(len(b) for b in data.boxes)),
@@ -155,13 +155,12 @@ def draw(model_path: str | os.PathLike, image_path: str | os.PathLike, out_png: 
     return boxes
 
 
-@user_errors_as_one_line(*USER_ERRORS)
+@user_errors_as_one_line()
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument("--model", required=True, help=".keras or .tflite model with 96x96x3 input")
-    parser.add_argument("--data-dir", help="YOLO-layout folder (images/, labels/; class 0 = person) or a TFDS "
-                                           "data directory with coco/2017")
-    parser.add_argument("--split", default="validation", help="TFDS coco/2017 split (when --data-dir is not a folder)")
+    add_data_args(parser, folder=FOLDER_HELP, tfds=TFDS_NAME)
+    parser.add_argument("--split", default="validation", help="TFDS coco/2017 split (without --data-dir)")
     parser.add_argument("--limit", type=int, help="first N images only")
     parser.add_argument("--float-model", help="also compare with this float .keras model ...")
     parser.add_argument("--report", help="... and write the comparison to this report.json")
@@ -180,12 +179,12 @@ def main(argv: list[str] | None = None) -> None:
     if bool(args.float_model) != bool(args.report):
         parser.error("--float-model and --report go together")
     check_model_files(args.model, INPUT_SHAPE, int8=bool(args.report), float_model=args.float_model, data=DATA)
-    data = load_arrays(args.data_dir, split=args.split, limit=args.limit)
+    data = load_arrays(args.data_dir, split=args.split, tfds_dir=args.tfds_dir, limit=args.limit)
     result = evaluate(args.model, data=data, data_dir=args.data_dir)
     if args.report:
         reference = None if args.reference == NONE else args.reference
         report = validate_artifacts(args.float_model, args.model, args.report, data_dir=args.data_dir,
-                                    split=args.split, limit=args.limit, reference=reference, pr_png=args.pr_png)
+                                    tfds_dir=args.tfds_dir, split=args.split, limit=args.limit, reference=reference, pr_png=args.pr_png)
         result.update({k: report[k] for k in ("metric_float", "metric_int8", "drop", "size_bytes", "all_int8")})
         if "reference" in report:
             result["reference_map50"] = report["reference"]["map50"]
@@ -193,4 +192,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from common.cli import run
+
+    run(main)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from common import env  # noqa: F401
-from common.cli import quantize_cli
+from common.cli import add_data_args, quantize_cli
 from common.quantize import quantize_int8
 from common.evaluation import relative_names
 from common.representative import (DEFAULT_N, DEFAULT_SEED, calibration_subset, representative_dataset,
@@ -22,7 +22,7 @@ from common.representative import (DEFAULT_N, DEFAULT_SEED, calibration_subset, 
 from common.ranges import adopt_activation_ranges
 from common.models_io import load_model
 from common.weights import fetch
-from models.yolo.data import INPUT_SIZE, load_arrays
+from models.yolo.data import FOLDER_HELP, INPUT_SIZE, TFDS_NAME, load_arrays
 
 CALIBRATION_SPLIT = "train"  # TFDS coco/2017 only
 CALIBRATION_FRACTION = 0.5  # of a YOLO folder; evaluation scores the rest
@@ -37,6 +37,7 @@ def quantize(
     n: int = DEFAULT_N,
     seed: int = DEFAULT_SEED,
     data_dir: str | os.PathLike | None = None,
+    tfds_dir: str | os.PathLike | None = None,
     split: str = CALIBRATION_SPLIT,
     activation_ranges: str = "calibrated",
 ) -> Path:
@@ -45,8 +46,8 @@ def quantize(
     model = load_model(model_path)
     if activation_ranges == "efinix":
         return quantize_with_reference_ranges(model, out_path, seed)
-    folder = bool(data_dir and (Path(data_dir) / "images").is_dir())
-    data = load_arrays(data_dir, split=split, limit=None if folder else 2000)
+    folder = bool(data_dir)
+    data = load_arrays(data_dir, split=split, tfds_dir=tfds_dir, limit=None if folder else 2000)
     extra = {}
     if folder:  # a seeded half calibrates, the other half is what evaluation scores
         names = relative_names(data.paths, data_dir)
@@ -79,15 +80,15 @@ def quantize_with_reference_ranges(model, out_path: str | os.PathLike, seed: int
 
 def main(argv: list[str] | None = None) -> None:
     parser = quantize_cli(__doc__, DEFAULT_N)
-    parser.add_argument("--data-dir", help="YOLO-layout folder (images/, labels/) or TFDS data directory with coco/2017")
-    parser.add_argument("--split", default=CALIBRATION_SPLIT, help="TFDS split when --data-dir is not a YOLO folder")
+    add_data_args(parser, folder=FOLDER_HELP, tfds=TFDS_NAME)
+    parser.add_argument("--split", default=CALIBRATION_SPLIT, help="TFDS split (without --data-dir)")
     parser.add_argument("--activation-ranges", choices=ACTIVATION_RANGES, default="calibrated",
                         help="calibrated: min/max on the calibration images; efinix: the published Efinix file's "
                              "activation ranges (for the imported, not fine-tuned model; chosen on validation "
                              "images, see README)")
     args = parser.parse_args(argv)
-    path = quantize(args.model, args.out, n=args.calibration_n, seed=args.seed, data_dir=args.data_dir, split=args.split,
-                    activation_ranges=args.activation_ranges)
+    path = quantize(args.model, args.out, n=args.calibration_n, seed=args.seed, data_dir=args.data_dir,
+                    tfds_dir=args.tfds_dir, split=args.split, activation_ranges=args.activation_ranges)
     print(f"wrote {path} ({path.stat().st_size} bytes)")
 
 

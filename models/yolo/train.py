@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -38,7 +37,8 @@ class TrainConfig:
     limit: int | None = None  # use only the first N training images (quick runs)
     cfg: str = str(CFG_PATH)
     weights: str | None = None  # --init darknet: the .weights file; --init efinix: explicit .tflite path
-    data_dir: str | None = None  # TFDS data directory (coco/2017) or a YOLO-layout folder
+    data_dir: str | None = None  # YOLO-layout folder (images/ + labels/)
+    tfds_dir: str | None = None  # TFDS data directory with coco/2017 (without data_dir)
     workdir: str = "build/yolo/train"
     out: str = "build/yolo/model.keras"
     strategy: str = "default"
@@ -123,11 +123,12 @@ def train(config: TrainConfig):
     if config.epochs > 0:
         from models.yolo.data import load_dataset
 
-        train_ds = load_dataset(config.train_split, data_dir=config.data_dir, batch_size=config.batch_size,
+        train_ds = load_dataset(config.train_split, data_dir=config.data_dir, tfds_dir=config.tfds_dir,
+                                batch_size=config.batch_size,
                                 shuffle=True, augment=True, seed=config.seed, limit=config.limit)
         val_ds = None
-        if not (config.data_dir and (Path(config.data_dir) / "images").is_dir()):
-            val_ds = load_dataset(config.val_split, data_dir=config.data_dir, batch_size=64, limit=500)
+        if not config.data_dir:
+            val_ds = load_dataset(config.val_split, tfds_dir=config.tfds_dir, batch_size=64, limit=500)
         fit(model, train_ds, val_ds, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
             workdir=config.workdir, config=config, monitor="val_loss" if val_ds else "loss")
     save_model(model, config.out)
@@ -135,6 +136,8 @@ def train(config: TrainConfig):
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
+    from models.yolo.data import FOLDER_HELP, TFDS_NAME
+
     return parse_config(TrainConfig, argv, __doc__, help={
         "init": "weights to start from: the Efinix int8 reference (dequantized), a Darknet .weights, or random",
         "train_split": "TFDS coco/2017 split",
@@ -142,7 +145,8 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         "limit": "first N training images only",
         "cfg": "Darknet cfg of the network",
         "weights": "--init darknet: .weights file; --init efinix: explicit path of yolo_person_detect.tflite",
-        "data_dir": "TFDS data directory or YOLO-layout folder",
+        "data_dir": FOLDER_HELP,
+        "tfds_dir": f"holds {TFDS_NAME}",
     }, choices={"init": ("efinix", "darknet", "scratch")})
 
 def main(argv: list[str] | None = None) -> None:
@@ -150,7 +154,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    from models.yolo.errors import cli_errors
+    from common.cli import run
 
-    with cli_errors():
-        main()
+    run(main)
