@@ -18,7 +18,7 @@ MODELS := $(sort $(patsubst models/%/evaluate.py,%,$(wildcard models/*/evaluate.
 DATA_COMMON   := common/atomic.py common/audio.py common/cli.py common/datasets.py common/efinix.py common/env.py \
                  common/evaluation.py common/images.py common/layers.py common/metrics/__init__.py \
                  common/metrics/detection.py common/models_io.py common/quantize.py common/representative.py \
-                 common/resume.py common/tflite.py common/validate.py common/weights.py common/wheels.py \
+                 common/resume.py common/tflite.py common/weights.py common/wheels.py \
                  common/workers.py
 TRAIN_COMMON  := common/atomic.py common/audio.py common/cli.py common/datasets.py common/efinix.py \
                  common/env.py common/evaluation.py common/images.py common/layers.py \
