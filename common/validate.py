@@ -70,6 +70,37 @@ def save_golden_inputs(x: np.ndarray | list[np.ndarray], path: Path, n: int = GO
     return path
 
 
+def build_report(
+    *,
+    model_name: str,
+    metric_name: str,
+    higher_is_better: bool,
+    metric_float: float | None,
+    metric_int8: float | None,
+    drop: float | None,
+    n_eval: int,
+    tflite_path: str | os.PathLike,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The zoo's report.json shape, the same for every model: the headline metric float vs int8
+    (int8 computed by TensorFlow Lite Micro), the quantization sidecar, the `.tflite` summary and the
+    software versions, plus the model's `extra` keys."""
+    return {
+        "model": model_name,
+        "metric": metric_name,
+        "higher_is_better": higher_is_better,
+        "metric_float": metric_float,
+        "metric_int8": metric_int8,
+        "int8_runtime": DEVICE_RUNTIME,
+        "drop": drop,
+        "n_eval": n_eval,
+        "quantization": read_quantization_metadata(tflite_path),
+        **tflite_summary(tflite_path),
+        "versions": versions(),
+        **(extra or {}),
+    }
+
+
 def validate(
     *,
     model_name: str,
@@ -102,23 +133,15 @@ def validate(
     metric_float = float(metric_fn(y, float_pred))
     metric_int8 = float(metric_fn(y, int8_pred))
     drop = metric_float - metric_int8 if higher_is_better else metric_int8 - metric_float
-    report = {
-        "model": model_name,
-        "metric": metric_name,
-        "higher_is_better": higher_is_better,
-        "metric_float": metric_float,
-        "metric_int8": metric_int8,
-        "int8_runtime": DEVICE_RUNTIME,
-        "metric_int8_litert": float(metric_fn(y, litert_pred)),
-        "metric_int8_litert_note": "LiteRT default (optimized x86) kernels on the machine that built it; "
-                                   "secondary, int8 rounding differs per CPU",
-        "drop": drop,
-        "n_eval": len(x[0] if isinstance(x, list) else x),
-        "quantization": read_quantization_metadata(tflite_path),
-        **tflite_summary(tflite_path),
-        "versions": versions(),
-        **(extra or {}),
-    }
+    report = build_report(
+        model_name=model_name, metric_name=metric_name, higher_is_better=higher_is_better,
+        metric_float=metric_float, metric_int8=metric_int8, drop=drop,
+        n_eval=len(x[0] if isinstance(x, list) else x), tflite_path=tflite_path,
+        extra={"metric_int8_litert": float(metric_fn(y, litert_pred)),
+               "metric_int8_litert_note": "LiteRT default (optimized x86) kernels on the machine that built it; "
+                                          "secondary, int8 rounding differs per CPU",
+               **(extra or {})},
+    )
     if write:
         write_json(report_path, report)
     return report

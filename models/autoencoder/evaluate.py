@@ -215,20 +215,18 @@ def headline(result: dict) -> dict:
 def write_report(result: dict, tflite_path: str | os.PathLike, report_path: str | os.PathLike) -> dict:
     """report.json in the zoo's shape: the headline metric float vs int8 (`headline`), the AUCs, plus
     the .tflite summary."""
-    from common.validate import read_quantization_metadata, tflite_summary, versions
+    from common.validate import build_report
 
     require_int8_tflite(tflite_path)
-    report = {
-        "model": "autoencoder",
-        **headline(result),
-        "n_eval": result["n_clips"],
-        "quantization": read_quantization_metadata(tflite_path),
-        **tflite_summary(tflite_path),
-        "versions": versions(),
-        **{k: v for k, v in result.items() if k != "model"},
-        "skipped_files": [{"file": p["file"], "error": p["reason"]} for p in result["problems"]
-                          if p.get("action") == "skipped"],
-    }
+    top = headline(result)
+    report = build_report(
+        model_name="autoencoder", metric_name=top.pop("metric"), higher_is_better=top.pop("higher_is_better"),
+        metric_float=top.pop("metric_float"), metric_int8=top.pop("metric_int8"), drop=top.pop("drop"),
+        n_eval=result["n_clips"], tflite_path=tflite_path,
+        extra={**top, **{k: v for k, v in result.items() if k != "model"},
+               "skipped_files": [{"file": p["file"], "error": p["reason"]} for p in result["problems"]
+                                 if p.get("action") == "skipped"]},
+    )
     write_json(report_path, report)
     return report
 
