@@ -143,7 +143,7 @@ def fake_toycar(tmp_path_factory):
 
 
 def test_tfds_builder_on_a_fake_toycar_folder(fake_toycar):
-    from models.autoencoder.data import describe, load_dataset, vector_dataset
+    from models.autoencoder.data import describe, load_clips, vector_dataset
     from models.autoencoder.features import clip_log_mel, to_vectors
 
     folder, tfds_dir = fake_toycar
@@ -156,14 +156,14 @@ def test_tfds_builder_on_a_fake_toycar_folder(fake_toycar):
         ("anomaly_id_02_00000001.wav", "resampled"),
     }
 
-    test = load_dataset("test", tfds_dir=tfds_dir)
+    test = load_clips("test", tfds_dir=tfds_dir)
     assert test.files == ["anomaly_id_01_00000000.wav", "anomaly_id_02_00000001.wav", "normal_id_01_00000000.wav"]
     assert test.labels == [1, 1, 0] and test.machine_ids == ["id_01", "id_02", "id_01"]
     assert len(test.problems) == 3
     expected, _ = clip_log_mel(folder / "ToyCar" / "test" / "normal_id_01_00000000.wav")
     np.testing.assert_array_equal(test.log_mels[2], expected)
 
-    train = load_dataset("train", tfds_dir=tfds_dir)
+    train = load_clips("train", tfds_dir=tfds_dir)
     streamed = np.stack(list(vector_dataset("train", tfds_dir=tfds_dir).as_numpy_iterator()))
     assert streamed.shape == (4 * 28, 640)
     # same vectors as to_vectors (the stream follows the TFDS order, so compare as sets of rows)
@@ -173,12 +173,12 @@ def test_tfds_builder_on_a_fake_toycar_folder(fake_toycar):
 
 def test_one_training_epoch_lowers_reconstruction_loss(fake_toycar, tmp_path):
     from common import env
-    from models.autoencoder.data import load_dataset
+    from models.autoencoder.data import load_clips
     from models.autoencoder.model import build_model
     from models.autoencoder.train import TrainConfig, train
 
     _, tfds_dir = fake_toycar
-    x = load_dataset("train", tfds_dir=tfds_dir).all_vectors()
+    x = load_clips("train", tfds_dir=tfds_dir).all_vectors()
 
     def loss(model) -> float:  # training-mode BatchNorm, as the objective that fit() lowers
         return float(np.mean(np.square(x - np.asarray(model(x, training=True)))))

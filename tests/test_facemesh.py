@@ -178,7 +178,7 @@ def test_face_crop_with_and_without_a_face(tmp_path):
     require_shared("pretrained", "mediapipe", "face_detection_short_range.tflite")
     from PIL import Image
 
-    from models.facemesh.data import crop_square, load_dataset, square_crop_box
+    from models.facemesh.data import crop_square, load_face_crops, square_crop_box
     from models.facemesh.detector import FaceDetector
 
     folder = tmp_path / "photos"
@@ -202,7 +202,7 @@ def test_face_crop_with_and_without_a_face(tmp_path):
     assert crop.shape == (192, 192, 3) and crop.dtype == np.float32 and 0 <= crop.min() and crop.max() <= 1
 
     with pytest.warns(UserWarning, match="skipped"):
-        crops = load_dataset("all", data_dir=folder)
+        crops = load_face_crops("all", data_dir=folder)
     assert [Path(s).name for s in crops.sources] == ["face.jpg"]
     reasons = {Path(s["image"]).name: s["reason"] for s in crops.skipped}
     assert set(reasons) == {"wall.png", "broken.jpg"}
@@ -299,7 +299,7 @@ def test_tfds_source_when_no_folder_is_given(monkeypatch):
 
     monkeypatch.setattr("common.datasets.tfds_builder", lambda name, data_dir=None: FakeBuilder())
     with pytest.warns(UserWarning, match="no face"):
-        crops = data.load_dataset("calibration", tfds_dir="fake-for-test")
+        crops = data.load_face_crops("calibration", tfds_dir="fake-for-test")
     assert requested == [data.TFDS_SPLITS["calibration"]]
     assert crops.sources == ["lfw/train[:100]#0"] and crops.images.shape == (1, 192, 192, 3)
     assert crops.skipped[0]["image"] == "lfw/train[:100]#1"
@@ -309,4 +309,4 @@ def test_tfds_source_when_no_folder_is_given(monkeypatch):
 
     monkeypatch.setattr("common.datasets.tfds_builder", missing)
     with pytest.raises(DatasetMissingError, match="FACEMESH_DATA_DIR"):
-        data.load_dataset("evaluation", tfds_dir="missing-for-test")
+        data.load_face_crops("evaluation", tfds_dir="missing-for-test")

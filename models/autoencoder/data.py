@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,6 +25,9 @@ from models.autoencoder.features import (  # noqa: F401  (re-exported: the model
 from models.autoencoder.toycar_tfds import NAME as DATASET
 from models.autoencoder.toycar_tfds import Dcase2020Toycar  # noqa: F401  (registers the builder)
 from common.cli import ArgumentParser, add_data_args
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 
 @dataclass
@@ -77,18 +81,25 @@ def prepare(data_dir: str | os.PathLike | None = None, tfds_dir: str | os.PathLi
     return b
 
 
-def load_dataset(
-    split: str = "test", *, data_dir: str | os.PathLike | None = None, tfds_dir: str | os.PathLike | None = None,
-    label: str | None = None
-) -> Clips:
-    """All clips of `split` (optionally only `label` "normal"/"anomaly"), in file-name order, from
-    TFDS dcase2020_toycar in `tfds_dir`; with `data_dir` (a ToyCar folder) that is (re)built first."""
+def _split_builder(split: str, data_dir, tfds_dir):
+    """The builder holding `split` (rebuilt from `data_dir` first when given); a clear error otherwise."""
     b = prepare(data_dir, tfds_dir) if data_dir is not None else builder(tfds_dir)
     if split.split("[")[0] not in b.info.splits:
         raise DatasetMissingError(
             f"{DATASET} in {b.data_dir} has no {split!r} split (it has {', '.join(b.info.splits)}); "
             "the data folder it was built from holds no such folder"
         )
+    return b
+
+
+def load_clips(
+    split: str = "test", *, data_dir: str | os.PathLike | None = None, tfds_dir: str | os.PathLike | None = None,
+    label: str | None = None
+) -> Clips:
+    """All clips of `split` (optionally only `label` "normal"/"anomaly"), in file-name order, from
+    TFDS dcase2020_toycar in `tfds_dir`; with `data_dir` (a ToyCar folder) that is (re)built first.
+    The rich per-clip structure that evaluation and calibration use; `load_dataset` is the tf.data view."""
+    b = _split_builder(split, data_dir, tfds_dir)
     clips = Clips(problems=[p for p in b.info.metadata.get("problems", []) if p["split"] == split.split("[")[0]])
     rows = sorted(b.as_dataset(split=split, shuffle_files=False).as_numpy_iterator(), key=lambda r: r["file"])
     for row in rows:
@@ -101,18 +112,41 @@ def load_dataset(
     return clips
 
 
-def vector_dataset(split: str = "train", *, tfds_dir: str | os.PathLike | None = None):
-    """A `tf.data` stream of the 640-d vectors of the normal clips of `split` (training input)."""
+def _vectors(b, split: str, label: str | None):
+    """The 640-d vectors (MLPerf Tiny framing, like `to_vectors`) of the clips of `split` in TFDS order."""
     import tensorflow as tf
 
-    ds = builder(tfds_dir).as_dataset(split=split, shuffle_files=False)
-    ds = ds.filter(lambda r: r["label"] == LABELS.index("normal"))
+    ds = b.as_dataset(split=split, shuffle_files=False)
+    if label is not None:
+        if label not in LABELS:
+            raise ValueError(f"label must be one of {LABELS} or None, got {label!r}")
+        ds = ds.filter(lambda r: r["label"] == LABELS.index(label))
 
     def frames(r):
         v = tf.signal.frame(r["log_mel"], FRAMES, 1, axis=0)  # (n, 5, 128), frame-major like to_vectors
         return tf.reshape(v, (-1, DIMS))
 
     return ds.map(frames, num_parallel_calls=tf.data.AUTOTUNE).unbatch()
+
+
+def load_dataset(
+    split: str = "train", *, data_dir: str | os.PathLike | None = None, tfds_dir: str | os.PathLike | None = None,
+    batch_size: int | None = 512, label: str | None = None
+) -> tf.data.Dataset:
+    """A `tf.data` pipeline of (640-d float32 vector, the same vector): the autoencoder's training input.
+
+    The vectors of the clips of `split` (TFDS order; only `label` "normal"/"anomaly" clips, all with
+    None), from TFDS dcase2020_toycar in `tfds_dir`; with `data_dir` (a ToyCar folder) that is
+    (re)built first. Batched unless batch_size is None. Per-clip data (labels, machine ids, files) is
+    in `load_clips`."""
+    vectors = _vectors(_split_builder(split, data_dir, tfds_dir), split, label)
+    ds = vectors.map(lambda v: (v, v))
+    return ds.batch(batch_size) if batch_size else ds
+
+
+def vector_dataset(split: str = "train", *, tfds_dir: str | os.PathLike | None = None):
+    """A `tf.data` stream of the 640-d vectors of the normal clips of `split` (training input)."""
+    return _vectors(builder(tfds_dir), split, "normal")
 
 
 def describe(tfds_dir: str | os.PathLike | None = None) -> dict:

@@ -23,7 +23,7 @@ from common.evaluation import as_numpy, check_model_files, load_predictor, requi
 from common.cards import NONE, load_card, resolve_reference
 from common.metrics.anomaly import auc_by_group, auc_unmeasurable_reason, plot_roc
 from common.validate import GOLDEN_INPUTS, save_golden_inputs
-from models.autoencoder.data import DATASET, FOLDER_HELP, Clips, load_dataset, prepare
+from models.autoencoder.data import DATASET, FOLDER_HELP, Clips, load_clips, prepare
 from models.autoencoder.features import DIMS, MACHINE_TYPE
 
 DATA = "the log-mel vectors"
@@ -132,7 +132,7 @@ def evaluate(
     ref = _reference_path(reference)
     if ref is not None:
         require_int8_tflite(ref, "--reference")
-    clips = load_dataset(split, tfds_dir=tfds_dir)
+    clips = load_clips(split, tfds_dir=tfds_dir)
     if not len(clips):
         raise ValueError(f"the {split!r} split holds no usable clips (problems: {clips.problems})")
     if golden_path:

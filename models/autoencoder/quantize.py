@@ -138,13 +138,13 @@ def calibration_vectors(split: str, tfds_dir: str | os.PathLike | None, n: int, 
     """`n` seeded 640-d vectors of the normal clips of `split`, and the clips they come from when
     `split` is also the evaluation split: then only a seeded half of its normal clips calibrates
     (at least one clip is left out), so evaluation can score clips that never calibrated."""
-    from models.autoencoder.data import load_dataset, vector_dataset
+    from models.autoencoder.data import load_clips, vector_dataset
 
     try:
         if split != EVAL_SPLIT:
             (vectors,) = sample_features(vector_dataset(split, tfds_dir=tfds_dir), n, seed)
             return vectors.astype(np.float32), []
-        normal = load_dataset(split, tfds_dir=tfds_dir, label="normal")
+        normal = load_clips(split, tfds_dir=tfds_dir, label="normal")
         chosen = calibration_subset(normal.files, CALIBRATION_FRACTION, seed)
         picked = np.concatenate([normal.vectors(normal.files.index(f)) for f in chosen])
         (vectors,) = sample_features(picked, n, seed)

@@ -16,6 +16,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,6 +27,9 @@ from common.datasets import DatasetMissingError, to_arrays
 from models.dscnn_kws.frontend import CLIP_SAMPLES, SAMPLE_RATE, extract_features, mfcc, prepare_waveform
 from models.dscnn_kws.frontend import FEATURE_SHAPE  # noqa: F401  (the shape of every clip's features)
 from common.cli import ArgumentParser, add_data_args
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 DATASET = "speech_commands"
 KEYWORDS = ("down", "go", "left", "no", "off", "on", "right", "stop", "up", "yes")
@@ -243,7 +247,7 @@ def load_dataset(
     shuffle: bool = False,
     seed: int = 0,
     download: bool = True,
-):
+) -> tf.data.Dataset:
     """A `tf.data` pipeline of (49x10x1 MFCCs, int label); batched unless batch_size is None.
 
     With `data_dir` the folder source is used, otherwise TFDS `speech_commands` in `tfds_dir` (`split`

@@ -20,7 +20,7 @@ import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -29,6 +29,9 @@ from common.atomic import write_json
 from common.images import IMAGE_EXTENSIONS, ImageError, read_image, resize
 from models.facemesh.detector import FaceDetector
 from common.cli import ArgumentParser, add_data_args
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 CROP_SIZE = 192
 CROP_SCALE = 1.5  # MediaPipe's face-landmark ROI: 1.5x the detection box, square
@@ -164,16 +167,33 @@ def _load(data_dir: str | None, split: str, detector_path: str | None, tfds_name
     return _crop_faces(_tfds_items(tfds_name, split, tfds_dir), detector, f"TFDS {tfds_name}", split)
 
 
-def load_dataset(split: str = "all", *, data_dir: str | os.PathLike | None = None,
-                 tfds_dir: str | os.PathLike | None = None, detector_path: str | os.PathLike | None = None,
-                 tfds_name: str = TFDS_NAME) -> FaceCrops:
+def load_face_crops(split: str = "all", *, data_dir: str | os.PathLike | None = None,
+                    tfds_dir: str | os.PathLike | None = None, detector_path: str | os.PathLike | None = None,
+                    tfds_name: str = TFDS_NAME) -> FaceCrops:
     """Face crops of the images of `split` ("calibration", "evaluation" or "all") below `data_dir`,
-    or, without `data_dir`, of TFDS `tfds_name` (default lfw; `TFDS_SPLITS` says which slices)."""
+    or, without `data_dir`, of TFDS `tfds_name` (default lfw; `TFDS_SPLITS` says which slices).
+    The rich structure (whole photos, sources, skipped images) that quantize and evaluate use;
+    `load_dataset` is the tf.data view. Cached: the same arguments return the same object."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     return _load(str(Path(data_dir).resolve()) if data_dir is not None else None, split,
                  str(detector_path) if detector_path else None, tfds_name,
                  str(tfds_dir) if tfds_dir else None)
+
+
+def load_dataset(split: str = "all", *, data_dir: str | os.PathLike | None = None,
+                 tfds_dir: str | os.PathLike | None = None, batch_size: int | None = 32,
+                 detector_path: str | os.PathLike | None = None, tfds_name: str = TFDS_NAME) -> tf.data.Dataset:
+    """A `tf.data` pipeline of (192x192x3 float32 RGB 0..1 face crop, int32 source index): the
+    model's input, and the crop's index into `load_face_crops(<same arguments>).sources` (there are
+    no ground-truth landmarks; the reference is MediaPipe's own model). Batched unless batch_size is
+    None. Same splits and sources as `load_face_crops`, in the same order."""
+    import tensorflow as tf
+
+    crops = load_face_crops(split, data_dir=data_dir, tfds_dir=tfds_dir, detector_path=detector_path,
+                            tfds_name=tfds_name)
+    ds = tf.data.Dataset.from_tensor_slices((crops.images, np.arange(len(crops), dtype=np.int32)))
+    return ds.batch(batch_size) if batch_size else ds
 
 
 def augment_crops(crops: np.ndarray, seed: int = 0) -> np.ndarray:
@@ -193,7 +213,7 @@ def describe(data_dir: str | os.PathLike | None = None, tfds_dir: str | os.PathL
     summary: dict = {"source": str(data_dir) if data_dir else f"tfds:{TFDS_NAME}", "crop_size": CROP_SIZE,
                      "crop_scale": CROP_SCALE, "splits": {}}
     for split in ("calibration", "evaluation"):
-        crops = load_dataset(split, data_dir=data_dir, tfds_dir=tfds_dir)
+        crops = load_face_crops(split, data_dir=data_dir, tfds_dir=tfds_dir)
         summary["splits"][split] = {"faces": len(crops), "images": crops.sources, "skipped": crops.skipped}
     return summary
 

@@ -24,7 +24,7 @@ from common.cards import NONE, load_card, resolve_reference
 from common.cli import ArgumentParser, user_errors_as_one_line
 from common.evaluation import check_model_files, require_input_shape, require_int8_tflite
 from common.metrics.landmarks import nme_per_sample, plot_landmarks
-from models.facemesh.data import FaceCrops, add_source_args, load_dataset
+from models.facemesh.data import FaceCrops, add_source_args, load_face_crops
 from models.facemesh.model import INPUT_SHAPE, LEFT_EYE, NUM_LANDMARKS, RIGHT_EYE
 
 DATA = "the face crops"
@@ -95,7 +95,7 @@ def evaluate(model_path: str | os.PathLike, *, data_dir: str | os.PathLike | Non
              crops: FaceCrops | None = None) -> dict:
     """NME etc. of any face landmark model file vs MediaPipe's float tflite on the face crops."""
     require_input_shape(model_path, INPUT_SHAPE, data=DATA)
-    crops = crops or load_dataset(split, data_dir=data_dir, tfds_dir=tfds_dir)
+    crops = crops or load_face_crops(split, data_dir=data_dir, tfds_dir=tfds_dir)
     result = compare(predict(model_path, crops.images), predict(reference_model(), crops.images))
     return {"model": str(model_path), "split": split, "input": "face crops (detector box x1.5, 192x192)", **result}
 
@@ -136,8 +136,8 @@ def validate_artifacts(keras_path: str | os.PathLike, tflite_path: str | os.Path
     if reference and str(reference) != NONE:
         compared["efinix_int8"] = require_int8_tflite(resolve_reference(reference), "--reference")
     keras_model = load_model(keras_path)
-    crops = load_dataset(split, data_dir=data_dir, tfds_dir=tfds_dir)
-    everything = load_dataset("all", data_dir=data_dir, tfds_dir=tfds_dir)
+    crops = load_face_crops(split, data_dir=data_dir, tfds_dir=tfds_dir)
+    everything = load_face_crops("all", data_dir=data_dir, tfds_dir=tfds_dir)
     ref = reference_model()
     ref_eval = predict(ref, crops.images)
 

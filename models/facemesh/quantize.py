@@ -21,7 +21,7 @@ from common.quantize import quantize_int8
 from common.same_scale import union_same_scale_ranges
 from common.representative import DEFAULT_N, DEFAULT_SEED, representative_dataset, sample_features
 from common.models_io import load_model
-from models.facemesh.data import add_source_args, augment_crops, load_dataset
+from models.facemesh.data import add_source_args, augment_crops, load_face_crops
 
 CALIBRATION_SPLIT = "calibration"  # never the evaluation photos
 
@@ -37,7 +37,7 @@ def quantize(
     split: str = CALIBRATION_SPLIT,
 ) -> Path:
     model = load_model(model_path)
-    crops = load_dataset(split, data_dir=data_dir, tfds_dir=tfds_dir)
+    crops = load_face_crops(split, data_dir=data_dir, tfds_dir=tfds_dir)
     images = np.concatenate([augment_crops(crops.images, seed), crops.whole_images])
     (calibration,) = sample_features(images, n, seed)
     with union_same_scale_ranges():  # max(x, alpha * x) must not clip x (common/same_scale.py)

@@ -17,6 +17,7 @@ import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,6 +26,9 @@ from common.atomic import write_json
 from common.datasets import to_arrays
 from common.images import ImageError, list_images, read_image, read_yolo_folder, resize
 from common.cli import ArgumentParser, add_data_args
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 IMAGE_SIZE = (96, 96)
 CLASS_NAMES = ("non_person", "person")  # model output index = class id; person = 1
@@ -190,7 +194,7 @@ def load_dataset(
     shuffle: bool = False,
     seed: int = 0,
     download: bool = True,
-):
+) -> tf.data.Dataset:
     """A `tf.data` pipeline of (96x96xC float32 0..1, label), batched unless batch_size is None.
 
     With `data_dir` the folder dataset is read (split: "all" or a percent slice such as

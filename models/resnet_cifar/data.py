@@ -3,12 +3,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from common.atomic import write_json
 from common.datasets import shard_by_data, tfds_builder, to_arrays
 from common.cli import ArgumentParser, add_data_args
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 DATASET = "cifar10"
 CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
@@ -41,7 +45,7 @@ def load_dataset(
     shuffle: bool = False,
     seed: int = 0,
     download: bool = True,
-):
+) -> tf.data.Dataset:
     """A cached `tf.data` pipeline of (float32 image 0..255, int label); batched unless batch_size is None.
     CIFAR-10 comes from TFDS (`tfds_dir`); there is no folder source (`data_dir` is refused)."""
     import tensorflow as tf

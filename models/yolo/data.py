@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,6 +18,9 @@ from common import env  # noqa: F401
 from common.atomic import write_json
 from common.images import read_image, read_yolo_folder, resize
 from common.cli import ArgumentParser, add_data_args
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 INPUT_SIZE = (96, 96)
 PERSON = 0
@@ -112,7 +116,7 @@ def load_dataset(
     seed: int = 0,
     limit: int | None = None,
     download: bool = True,
-):
+) -> tf.data.Dataset:
     """A `tf.data` pipeline of (image 96x96x3 0..1, YOLOv3 targets per head) for training.
 
     `data_dir` (a YOLO folder, images/ + labels/) reads that folder (all of it; `split` is ignored),
