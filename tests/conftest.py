@@ -91,7 +91,12 @@ def check_deploy_kit(build: Path, name: str) -> dict:
     assert all(s == 1 for s in fc_scales), f"{name}: FULLY_CONNECTED weight scales {fc_scales}"
     assert efinix_violations(tflite) == []
     assert f"quant_{name}_output.h" in {p.name for p in out.iterdir()}
-    return {"golden_exact": exact, "n": n, "fc_scales": fc_scales, "tflm_arena_bytes": profile["tflm_arena_bytes"]}
+    result = {"golden_exact": exact, "n": n, "fc_scales": fc_scales, "tflm_arena_bytes": profile["tflm_arena_bytes"]}
+    if (SHARED / "efinix_tinyml_generator" / "bin" / "tflite").is_file():  # the Efinix generator on this build
+        from test_efinix_generator import check_our_model
+
+        result["efinix_modes"] = check_our_model(tflite, name, out / "efinix_check")
+    return result
 
 
 def check_readme_numbers(build: Path, name: str) -> None:

@@ -128,20 +128,27 @@ def test_reference_settings_on_the_ti180_board(tmp_path):
     assert all(line.startswith("`define TML_C1_") for line in define.read_text().splitlines())
 
 
-@pytest.mark.parametrize("model", sorted(REFERENCES))
-def test_our_built_models_match_their_reference_settings(model, repo, tmp_path):
-    """Our shipped files (when built in build/) get the reference's accelerator modes; facemesh no
-    longer needs RESHAPE. mobilenet_vww's FC (the reference ends in a 1x1 CONV_2D) is reported as is."""
-    tflite = repo / "build" / model / "model.tflite"
-    if not tflite.is_file():
-        pytest.skip(f"{tflite} not built (make {model}.tflite)")
+def check_our_model(tflite: Path, model: str, out: Path) -> dict:
+    """The generator output for one of our files: format and rules against the analyzer, the same
+    accelerator modes as the Efinix reference file (mobilenet_vww's FC aside: the reference ends in a
+    1x1 CONV_2D), and the C array holds the file's bytes. Called by every end-to-end test."""
     options = gen.GeneratorOptions()
-    gen.generate(tflite, tmp_path, model, analyzer(), options)
-    ours = check_define_file(tmp_path / "tinyml_core0_define.v", gen.run_analyzer(analyzer(), tflite, options), options)
+    gen.generate(tflite, out, model, analyzer(), options)
+    ours = check_define_file(out / "tinyml_core0_define.v", gen.run_analyzer(analyzer(), tflite, options), options)
     reference = dict(gen.configure(gen.run_analyzer(analyzer(), fetch(REFERENCES[model]), options), options))
     differs = {k for k in ours if k.endswith("_MODE") and ours[k] != reference[k]}
     assert differs <= ({"FC_MODE"} if model == "mobilenet_vww" else set()), differs
-    assert c_array_bytes(tmp_path / f"{model}_model_data.cc") == tflite.read_bytes()
+    assert c_array_bytes(out / f"{model}_model_data.cc") == tflite.read_bytes()
+    return ours
+
+
+@pytest.mark.parametrize("model", sorted(REFERENCES))
+def test_our_built_models_match_their_reference_settings(model, repo, tmp_path):
+    """Our shipped files in build/ (the end-to-end tests check every fresh build the same way)."""
+    tflite = repo / "build" / model / "model.tflite"
+    if not tflite.is_file():
+        pytest.skip(f"{tflite} not built (make {model}.tflite); the end-to-end tests check their own builds")
+    check_our_model(tflite, model, tmp_path)
 
 
 def test_one_writer_for_both_c_arrays(tiny, tmp_path):
