@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from common.atomic import atomic_path
+from common.atomic import atomic_path, json_text
 from common.cli import ArgumentParser, positive_int
 from common.tflite import EFINIX_ACCELERATED_OPS, TFLMRunner, list_ops
 
@@ -212,28 +212,20 @@ def deploy(
         result["golden"] = info
     accel, markdown = accelerator_report(tflite_path, name)
     profile = profile_tflite(tflite_path)
-    profile["tflm_arena_bytes"] = tflm_arena_bytes(tflite_path)
     profile["tflm_recorded_allocation_bytes"] = tflm_recorded_arena_bytes(tflite_path)
+    profile["tflm_arena_bytes"] = tflm_arena_bytes(tflite_path, profile["tflm_recorded_allocation_bytes"])
     profile["latency_ms"] = latency_ms(tflite_path, runs=latency_runs)
     profile["tflm_invoke_ms"] = tflm_invoke_ms(tflite_path, runs=max(1, min(latency_runs, 20)))
     if float_model:
         from common.models_io import load_model
 
         profile["params"] = int(load_model(float_model).count_params())
-    files["accelerator.json"] = _json_text(accel)
+    files["accelerator.json"] = json_text(accel)
     files["accelerator.md"] = markdown
-    files["profile.json"] = _json_text(profile)
+    files["profile.json"] = json_text(profile)
     write_kit(out_dir, files, last=f"{name}_model_data.cc")
     result.update({"accelerator": accel, "profile": {k: v for k, v in profile.items() if k != "layers"}})
     return result
-
-
-def _json_text(obj: Any) -> str:
-    import json
-
-    from common.atomic import _json_default
-
-    return json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n"
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
 
 # TensorFlow Lite Micro's AllOpsResolver as of 2022 (tensorflow/tflite-micro all_ops_resolver.cc).
 EFINIX_ANALYZER_OPS = frozenset({
@@ -37,11 +36,13 @@ class EfinixCompatibilityError(RuntimeError):
     """The `.tflite` breaks a rule of the Efinix TinyML Generator / its TFLM firmware."""
 
 
-def _constant(model, graph, index: int) -> np.ndarray | None:
-    buffer = model.buffers[graph.tensors[index].buffer]
-    if buffer.data is None or len(buffer.data) == 0:
+def _constant_or_none(model, index: int):
+    from common.tflite import constant
+
+    try:
+        return constant(model, index)
+    except ValueError:  # a computed (non-constant) axes tensor
         return None
-    return np.frombuffer(bytes(buffer.data), np.int32 if graph.tensors[index].type == 2 else np.int64)
 
 
 def efinix_violations(path: str | os.PathLike) -> list[str]:
@@ -66,8 +67,8 @@ def efinix_violations(path: str | os.PathLike) -> list[str]:
                              "Efinix's TFLM uses the first scale for every output)")
         elif name == "MEAN":
             shape = graph.tensors[op.inputs[0]].shape
-            axes = _constant(model, graph, op.inputs[1])
-            if shape is not None and len(shape) == 4 and axes is not None and set(axes.tolist()) == {1, 2}:
+            axes = _constant_or_none(model, op.inputs[1])
+            if shape is not None and len(shape) == 4 and axes is not None and set(axes.reshape(-1).tolist()) == {1, 2}:
                 found.append(f"{where}: mean over height and width (rule: use AVERAGE_POOL_2D, not MEAN)")
     for kind, indices in (("input", graph.inputs), ("output", graph.outputs)):
         for k, i in enumerate(indices):

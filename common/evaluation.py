@@ -171,6 +171,19 @@ def calibration_files(tflite_path: str | os.PathLike, data_dir: str | os.PathLik
     return set(meta.get("calibration_files", []))
 
 
+def folder_calibration(x: np.ndarray, paths: list[str], data_dir: str | os.PathLike, fraction: float,
+                       seed: int) -> tuple[np.ndarray, dict]:
+    """The rows of `x` (one per file in `paths`, below the folder `data_dir`) of a seeded `fraction`
+    of the files, and the `.quant.json` entries through which evaluation leaves those files out
+    (`held_out_mask`)."""
+    from common.representative import calibration_subset
+
+    names = relative_names(paths, data_dir)
+    chosen = set(calibration_subset(names, fraction, seed))
+    keep = np.array([name in chosen for name in names], bool)
+    return x[keep], {"calibration_data_dir": str(Path(data_dir).resolve()), "calibration_files": sorted(chosen)}
+
+
 def held_out_mask(paths: list[str], tflite_path: str | os.PathLike, data_dir: str | os.PathLike | None) -> np.ndarray | None:
     """True for the files that did not calibrate `tflite_path` (None: it was calibrated elsewhere)."""
     used = calibration_files(tflite_path, data_dir)

@@ -13,6 +13,7 @@ from common import env  # noqa: F401  (quiet TF before it is imported)
 from common.atomic import write_bytes, write_json
 from common.efinix import check_efinix
 from common.tflite import op_names, tensor_types
+from common.weights import sha256_of
 
 # Tensor types a full-int8 graph may hold: int8 data, int32 biases and shape operands.
 ALLOWED_TENSOR_TYPES = frozenset({"INT8", "INT32"})
@@ -95,15 +96,9 @@ def read_quantization_metadata(tflite_path: str | os.PathLike) -> dict[str, Any]
         return {}
     meta = json.loads(path.read_text())
     recorded = meta.get("tflite_sha256")
-    if recorded and Path(tflite_path).is_file() and recorded != _sha256(tflite_path):
+    if recorded and Path(tflite_path).is_file() and recorded != sha256_of(tflite_path):
         return {}
     return meta
-
-
-def _sha256(path: str | os.PathLike) -> str:
-    import hashlib
-
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def quantize_int8(

@@ -1,7 +1,6 @@
 """Float-Keras vs int8-tflite comparison on the same preprocessed data, written to report.json."""
 from __future__ import annotations
 
-import json
 import os
 import platform
 from pathlib import Path
@@ -114,21 +113,18 @@ def validate(
     higher_is_better: bool = True,
     extra: dict[str, Any] | None = None,
     batch_size: int = 64,
-    int8_pred: Any = None,
     write: bool = True,
 ) -> dict[str, Any]:
     """Score the float model and the int8 file with `metric_fn(y, predictions)` on the same `x`.
 
     `metric_int8` is computed by TensorFlow Lite Micro (the target's arithmetic, the same on every
     CPU); `metric_int8_litert` by LiteRT's optimized x86 kernels, a secondary number that can differ
-    per CPU. Pass `int8_pred` when the caller already ran the file through `device_runner`;
-    `write=False` returns the report for the caller to complete and write once."""
+    per CPU. `write=False` returns the report for the caller to complete and write once."""
     save_golden_inputs(x, Path(report_path).with_name(GOLDEN_INPUTS))
     # The cached value holds the model itself, so its id cannot be reused by another model meanwhile.
     _, float_pred = cached_predictions(("keras-object", id(keras_model)), x,
                                        lambda x: (keras_model, keras_model.predict(x, batch_size=batch_size, verbose=0)))
-    if int8_pred is None:
-        int8_pred = load_predictor(tflite_path)(x)
+    int8_pred = load_predictor(tflite_path)(x)
     litert_pred = load_predictor(tflite_path, runtime="litert")(x)
     metric_float = float(metric_fn(y, float_pred))
     metric_int8 = float(metric_fn(y, int8_pred))

@@ -16,8 +16,8 @@ from pathlib import Path
 from common import env  # noqa: F401
 from common.cli import add_data_args, quantize_cli
 from common.quantize import quantize_int8
-from common.evaluation import relative_names
-from common.representative import (DEFAULT_N, DEFAULT_SEED, calibration_subset, representative_dataset,
+from common.evaluation import folder_calibration
+from common.representative import (DEFAULT_N, DEFAULT_SEED, representative_dataset,
                                    sample_features)
 from common.models_io import load_model
 from models.mobilenet_vww.data import FOLDER_HELP, TFDS_NAME, load_dataset, load_folder
@@ -42,10 +42,8 @@ def quantize(
     extra = {}
     if data_dir:  # a folder is small: a seeded half calibrates, the other half is scored
         data = load_folder(data_dir, color, split)
-        names = relative_names(data.files, data_dir)
-        chosen = set(calibration_subset(names, CALIBRATION_FRACTION, seed))
-        (calibration,) = sample_features(data.x[[name in chosen for name in names]], n, seed)
-        extra = {"calibration_data_dir": str(Path(data_dir).resolve()), "calibration_files": sorted(chosen)}
+        x, extra = folder_calibration(data.x, data.files, data_dir, CALIBRATION_FRACTION, seed)
+        (calibration,) = sample_features(x, n, seed)
     else:  # a TFDS split is streamed: reservoir sampling over its first 20 * n images
         ds = load_dataset(split, tfds_dir=tfds_dir, color=color, batch_size=None).take(20 * n)
         (calibration,) = sample_features(ds, n, seed)

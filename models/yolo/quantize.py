@@ -16,8 +16,8 @@ import numpy as np
 from common import env  # noqa: F401
 from common.cli import add_data_args, quantize_cli
 from common.quantize import quantize_int8
-from common.evaluation import relative_names
-from common.representative import (DEFAULT_N, DEFAULT_SEED, calibration_subset, representative_dataset,
+from common.evaluation import folder_calibration
+from common.representative import (DEFAULT_N, DEFAULT_SEED, representative_dataset,
                                    sample_features)
 from common.ranges import adopt_activation_ranges
 from common.models_io import load_model
@@ -50,10 +50,7 @@ def quantize(
     data = load_arrays(data_dir, split=split, tfds_dir=tfds_dir, limit=None if folder else 2000)
     extra = {}
     if folder:  # a seeded half calibrates, the other half is what evaluation scores
-        names = relative_names(data.paths, data_dir)
-        chosen = set(calibration_subset(names, CALIBRATION_FRACTION, seed))
-        x = data.x[np.array([name in chosen for name in names])]
-        extra = {"calibration_data_dir": str(Path(data_dir).resolve()), "calibration_files": sorted(chosen)}
+        x, extra = folder_calibration(data.x, data.paths, data_dir, CALIBRATION_FRACTION, seed)
     else:
         x = data.x
     (calibration,) = sample_features(x, n, seed)
