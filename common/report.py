@@ -73,18 +73,15 @@ def model_row(name: str, build: Path) -> list[str]:
     ]
 
 
-GENERATOR_MODES = ("CONV_DEPTHW", "ADD", "LR", "FC", "MUL", "MIN_MAX", "RS")
-
-
 def generator_section(build: Path, models: list[str]) -> list[str]:
     """The Efinix TinyML Generator configuration of each model (`make <model>.efinix`), if built."""
-    from common.efinix_generator import read_defines
+    from common.efinix_generator import ANALYZER_MODE_KEYS, read_defines
 
     rows = []
     for name in models:
         for define in sorted((build / name / "efinix").glob("tinyml_core*_define.v")):
             d = read_defines(define)
-            modes = " ".join(f"{m}={str(d.get(m + '_MODE', '?'))[:3]}" for m in GENERATOR_MODES)
+            modes = " ".join(f"{m}={str(d.get(m + '_MODE', '?'))[:3]}" for m in ANALYZER_MODE_KEYS)
             rows.append(f"| {name} | {define.name} | {modes} | {d.get('CONV_DEPTHW_STD_OUT_CH_FIFO_A')} / "
                         f"{d.get('CONV_DEPTHW_STD_FILTER_FIFO_A')} / {d.get('CONV_DEPTHW_STD_CNT_DTH')} | "
                         f"{d.get('FC_MAX_IN_NODE')} / {d.get('FC_MAX_OUT_NODE')} | {d.get('TINYML_CACHE')} "
