@@ -32,17 +32,14 @@ class AcceleratorPReLU(keras.layers.Layer):
     - "max": every alpha <= 1, prelu(x) = max(x, alpha * x): MUL + MAXIMUM (the Efinix reference's form);
     - "min": every alpha >= 1, prelu(x) = min(x, alpha * x): MUL + MINIMUM;
     - "mixed": both kinds in one layer (MediaPipe's face landmark net has alphas up to 1.37), where no
-      single MAXIMUM/MINIMUM is exact: prelu(x) = x + s * max(-|c| * x, -EPS) with c = alpha - 1 and
-      s = -1 where c > 0, else +1: MUL + MAXIMUM + MUL + ADD.
+      single MAXIMUM/MINIMUM is exact: prelu(x) = x + (alpha - 1) * min(x, 0): MINIMUM + MUL + ADD.
+      `clamp_mixed_prelu` trades this for the two-op form with alpha clamped to 1.
 
-    Why the mixed form keeps `x` out of the MAXIMUM: in int8, MAXIMUM/MINIMUM share one scale between
-    input and output, and with a constant operand the converter derives it from the clipped output
-    range; `min(x, 0)` on the block's activation itself clipped `x` for every consumer (facemesh: NME
-    2.2% instead of 0.7%). `max(u, -EPS)` rather than `max(u, 0)`: the converter turns the latter into
-    RELU, which the accelerator lacks; in int8 -EPS rounds to the zero point, i.e. it is exactly a ReLU.
+    Why the mixed form keeps `x` out of the MINIMUM's output: in int8, MAXIMUM/MINIMUM share one scale
+    between input and output; `min(x, 0)` gets its own tensor, so the block's activation `x` keeps its
+    range for its other consumers.
     """
 
-    EPS = 1e-6
     FORMS = ("max", "min", "mixed")
 
     def __init__(self, alpha_shape: tuple[int, ...] | None = None, form: str = "mixed", **kwargs):
@@ -66,6 +63,35 @@ class AcceleratorPReLU(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "alpha_shape": self.alpha_shape, "form": self.form}
+
+
+def clamp_mixed_prelu(model):
+    """A copy of `model` whose "mixed" AcceleratorPReLU layers use the two-op "max" form with every
+    alpha > 1 clamped to 1 (what the Efinix reference computes), and the list of what was clamped:
+    `[{"layer", "channels", "alphas"}]`. Other layers and all weights are unchanged."""
+    import numpy as np
+
+    clamped: list[dict] = []
+
+    def clone(layer):
+        config = layer.get_config()
+        if isinstance(layer, AcceleratorPReLU) and layer.form == "mixed":
+            config["form"] = "max"
+        return layer.__class__.from_config(config)
+
+    copy = keras.models.clone_model(model, clone_function=clone)
+    for layer in model.layers:
+        weights = layer.get_weights()
+        if not weights:  # inputs (renamed by clone_model), adds, pools
+            continue
+        if isinstance(layer, AcceleratorPReLU) and layer.form == "mixed":
+            alpha = weights[0]
+            channels = np.flatnonzero(alpha.reshape(-1) > 1.0)
+            clamped.append({"layer": layer.name, "channels": channels.tolist(),
+                            "alphas": [round(float(a), 4) for a in alpha.reshape(-1)[channels]]})
+            weights = [np.minimum(alpha, 1.0)]
+        copy.get_layer(layer.name).set_weights(weights)
+    return copy, clamped
 
 
 def prelu_form(alpha) -> str:
