@@ -1,5 +1,7 @@
 """Zoo benchmark: for every model, LiteRT int8 latency and TensorFlow Lite Micro invoke time of ours
 vs the Efinix reference file (ratios), PTQ time, and the wall time of `make all`, in one run.
+Ours and the reference are timed round-robin (one invocation of each in turn), so a ratio compares
+the two files under the same machine load.
 
     .venv/bin/python -m benchmarks.zoo                      # times a fresh `make all` into a temp build dir
     .venv/bin/python -m benchmarks.zoo --build build --skip-make   # reuse artifacts already built
@@ -8,26 +10,43 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 from common.cards import all_cards, resolve_reference
-from common.profile import latency_ms, tflm_invoke_ms
+from common.profile import interleaved_invoke_ms, litert_runner, tflm_runner
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def reference_time(measure, name: str, runs: int) -> tuple[float | None, str]:
-    """`measure` of the model card's Efinix reference file, or None and why not."""
+def paired_ms(make_runner, ours: Path, name: str, runs: int, instances: int) -> tuple[float, float | None, str]:
+    """Median invoke time of our file and of the model card's Efinix file, measured round-robin on
+    `instances` fresh pairs of interpreters (`runs` samples in all): where an interpreter's buffers
+    land moves a microsecond model by several percent, even against a copy of itself. The reference
+    time is None (and why) when there is no Efinix file or it does not load."""
     efinix = all_cards()[name].efinix_reference
-    if efinix is None:
-        return None, "no Efinix file"
-    try:
-        return measure(resolve_reference(efinix), runs=runs), ""
-    except Exception as exc:  # e.g. the Efinix MobileNet file does not load in current LiteRT
-        return None, f"{type(exc).__name__}: {str(exc).splitlines()[0][:40]}"
+    why = "no Efinix file" if efinix is None else ""
+    reference = None
+    if efinix is not None:
+        try:
+            reference = resolve_reference(efinix)
+            make_runner(reference)
+        except Exception as exc:  # e.g. the Efinix MobileNet file does not load in current LiteRT
+            reference, why = None, f"{type(exc).__name__}: {str(exc).splitlines()[0][:40]}"
+    paths = [p for p in (ours, reference) if p is not None]
+    per_instance = max(1, runs // instances)
+    times: list[list[float]] = [[] for _ in paths]
+    for k in range(instances):
+        order = list(range(len(paths)))[::1 if k % 2 == 0 else -1]  # who gets memory first alternates too
+        runners = {i: make_runner(paths[i]) for i in order}
+        for i, ms in zip(order, interleaved_invoke_ms([runners[i] for i in order], per_instance)):
+            times[i].append(ms)
+    ours_ms = statistics.median(times[0])
+    ref_ms = statistics.median(times[1]) if reference is not None else None
+    return ours_ms, ref_ms, why
 
 
 def _ratio(ours: float, ref: float | None) -> str:
@@ -38,8 +57,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--build", type=Path, help="build dir (default: a fresh temp dir that `make all` fills)")
     parser.add_argument("--skip-make", action="store_true", help="do not run `make all`; read --build as is")
-    parser.add_argument("--runs", type=int, default=200, help="LiteRT latency repetitions per model")
-    parser.add_argument("--tflm-runs", type=int, default=20, help="TFLM invoke repetitions per model")
+    parser.add_argument("--runs", type=int, default=400, help="LiteRT timing samples per model (>= 2 ms each)")
+    parser.add_argument("--tflm-runs", type=int, default=60, help="TFLM timing samples per model")
+    parser.add_argument("--instances", type=int, default=12,
+                        help="fresh interpreter pairs the samples are spread over (the median is reported)")
     args = parser.parse_args(argv)
     if args.skip_make and args.build is None:
         parser.error("--skip-make needs --build")
@@ -59,10 +80,8 @@ def main(argv: list[str] | None = None) -> None:
                 continue
             quant = tflite.with_suffix(".quant.json")
             ptq = json.loads(quant.read_text()).get("ptq_seconds") if quant.is_file() else None
-            ours = latency_ms(tflite, runs=args.runs)
-            ref, why = reference_time(latency_ms, name, args.runs)
-            ours_tflm = tflm_invoke_ms(tflite, runs=args.tflm_runs)
-            ref_tflm, why_tflm = reference_time(tflm_invoke_ms, name, args.tflm_runs)
+            ours, ref, why = paired_ms(litert_runner, tflite, name, args.runs, args.instances)
+            ours_tflm, ref_tflm, why_tflm = paired_ms(tflm_runner, tflite, name, args.tflm_runs, args.instances)
             rows.append((name, f"{ours:.3f}", f"{ref:.3f}" if ref else f"n/a ({why})", _ratio(ours, ref),
                          f"{ours_tflm:.2f}", f"{ref_tflm:.2f}" if ref_tflm else f"n/a ({why_tflm})",
                          _ratio(ours_tflm, ref_tflm), f"{ptq:.1f}" if ptq is not None else "n/a",
@@ -72,8 +91,9 @@ def main(argv: list[str] | None = None) -> None:
               "ratio", "PTQ (s)", "size (B)")
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths))  # noqa: E731
-    print("\nMedian batch-1 invocation on this CPU: LiteRT default kernels (1 thread) and TensorFlow Lite Micro "
-          "(reference kernels, the closest proxy for microcontroller cycles); ratio = ours / Efinix file")
+    print("\nMedian batch-1 invocation on this CPU, ours and the Efinix file in turn: LiteRT default kernels "
+          "(1 thread) and TensorFlow Lite Micro (reference kernels, the closest proxy for microcontroller cycles); "
+          "ratio = ours / Efinix file")
     print(line(header))
     print("  ".join("-" * w for w in widths))
     for r in rows:

@@ -82,30 +82,55 @@ def profile_tflite(path: str | os.PathLike) -> dict[str, Any]:
     }
 
 
-def _invoke_ms(runner, runs: int, warmup: int) -> float:
+def litert_runner(path: str | os.PathLike, threads: int = 1):
+    """LiteRT with its default optimized kernels (XNNPACK where it applies): what x86/ARM hosts run."""
+    from common.tflite import Runner
+
+    return Runner(path, num_threads=threads, kernels="optimized")
+
+
+def tflm_runner(path: str | os.PathLike):
+    """TensorFlow Lite Micro (reference kernels, on this CPU): the closest proxy for microcontroller cycles."""
+    from common.tflite import TFLMRunner
+
+    return TFLMRunner(path)
+
+
+def interleaved_invoke_ms(runners: list, runs: int, warmup: int = 3, min_sample_ms: float = 2.0) -> list[float]:
+    """Median time (ms) of one batch-1 invocation on random int8 input, per runner, measured round-robin
+    (one sample of each in turn, the order reversed every other round) so that load drifting on the
+    machine, and whatever the previous invocation left in the caches, hit every runner alike: how two
+    models' times are compared. A sample times enough back-to-back invocations to last `min_sample_ms`
+    (microsecond models are otherwise at the timer's and the scheduler's mercy)."""
     rng = np.random.default_rng(0)
-    inputs = [rng.integers(-128, 128, size=[1, *d["shape"][1:]]).astype(d["dtype"]) for d in runner.inputs]
-    for _ in range(warmup):
-        runner.run_quantized(inputs)
-    times = []
-    for _ in range(runs):
+    inputs = [[rng.integers(-128, 128, size=[1, *d["shape"][1:]]).astype(d["dtype"]) for d in runner.inputs]
+              for runner in runners]
+    repeats = []
+    for runner, x in zip(runners, inputs):
         start = time.perf_counter()
-        runner.run_quantized(inputs)
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+        for _ in range(max(1, warmup)):
+            runner.run_quantized(x)
+        once_ms = 1000 * (time.perf_counter() - start) / max(1, warmup)
+        repeats.append(max(1, int(np.ceil(min_sample_ms / max(once_ms, 1e-6)))))
+    times: list[list[float]] = [[] for _ in runners]
+    order = list(range(len(runners)))
+    for _ in range(runs):
+        for k in order:
+            start = time.perf_counter()
+            for _ in range(repeats[k]):
+                runners[k].run_quantized(inputs[k])
+            times[k].append((time.perf_counter() - start) / repeats[k])
+        order.reverse()
+    return [1000 * statistics.median(t) for t in times]
 
 
 def latency_ms(path: str | os.PathLike, runs: int = 300, warmup: int = 20, threads: int = 1) -> float:
     """Median LiteRT latency (default optimized kernels) of one batch-1 invocation on random int8
     input, in milliseconds."""
-    from common.tflite import Runner
-
-    return _invoke_ms(Runner(path, num_threads=threads, kernels="optimized"), runs, warmup)
+    return interleaved_invoke_ms([litert_runner(path, threads)], runs, warmup)[0]
 
 
 def tflm_invoke_ms(path: str | os.PathLike, runs: int = 50, warmup: int = 3) -> float:
     """Median TensorFlow Lite Micro invoke time (its reference kernels, on this CPU) of one batch-1
     invocation: the closest proxy for microcontroller cycles that runs here."""
-    from common.tflite import TFLMRunner
-
-    return _invoke_ms(TFLMRunner(path), runs, warmup)
+    return interleaved_invoke_ms([tflm_runner(path)], runs, warmup)[0]

@@ -1,6 +1,6 @@
 """MobileNetV1 alpha 0.25 for Visual Wake Words, as MLPerf Tiny's `vww_96.h5`, in Keras 3.
 
-A 3x3/2 stem convolution and 13 depthwise-separable blocks (14 convolutional stages, as in the
+A 3x3/2 stem convolution (a depthwise one with multiplier 8 for the 1-channel input) and 13 depthwise-separable blocks (14 convolutional stages, as in the
 MobileNetV1 paper), then 3x3 average pooling, a fully connected layer and softmax over
 (non_person, person). Layer names follow the reference .h5 so its weights load by name.
 """
@@ -44,7 +44,15 @@ def build_model(input_shape: tuple[int, int, int] = INPUT_SHAPE, num_classes: in
                              kernel_regularizer=keras.regularizers.l2(WEIGHT_DECAY), name=name("conv2d"))(x)
 
     inputs = keras.Input(shape=input_shape, name="input_1")
-    x = bn_relu(conv(inputs, int(32 * alpha), 3, 2))
+    if input_shape[-1] == 1:
+        # One input channel: a depthwise conv with depth multiplier F is the same 3x3 conv (same kernel
+        # shape, (3, 3, 1, F)) and runs faster under TFLM (0.49 vs 0.63 ms), as in the Efinix file.
+        stem = layers.DepthwiseConv2D(3, strides=2, padding="same", depth_multiplier=int(32 * alpha),
+                                      depthwise_initializer="he_normal",
+                                      depthwise_regularizer=keras.regularizers.l2(WEIGHT_DECAY), name=name("conv2d"))
+        x = bn_relu(stem(inputs))
+    else:
+        x = bn_relu(conv(inputs, int(32 * alpha), 3, 2))
     for filters, strides in BLOCKS:
         x = layers.DepthwiseConv2D(3, strides=strides, padding="same", name=name("depthwise_conv2d"))(x)
         x = bn_relu(x)
