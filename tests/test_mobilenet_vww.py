@@ -112,8 +112,13 @@ def test_model_structure():
     assert model.input_shape == (None, 96, 96, 1) and model.output_shape == (None, 2)
     depthwise = [l for l in model.layers if isinstance(l, keras.layers.DepthwiseConv2D)]
     convs = [l for l in model.layers if type(l) is keras.layers.Conv2D]
-    assert len(depthwise) == 13 and len(convs) == 14  # stem + 13 depthwise-separable blocks
-    assert convs[0].filters == 8 and convs[-1].filters == 256  # alpha 0.25
+    # the 1-channel stem is a depthwise conv with multiplier 8 (= a 3x3 conv to 8 filters), + 13 blocks
+    stem = model.get_layer("conv2d")
+    assert depthwise[0] is stem and stem.depth_multiplier == 8 and stem.kernel.shape == (3, 3, 1, 8)
+    assert len(depthwise) == 14 and len(convs) == 13
+    assert convs[0].filters == 16 and convs[-1].filters == 256  # alpha 0.25
+    rgb = build_model(input_shape=(96, 96, 3))
+    assert type(rgb.get_layer("conv2d")) is keras.layers.Conv2D and rgb.get_layer("conv2d").filters == 8
     assert model.layers[-1].get_config()["activation"] == "softmax"
 
 
