@@ -35,9 +35,9 @@ class AcceleratorPReLU(keras.layers.Layer):
       single MAXIMUM/MINIMUM is exact: prelu(x) = x + (alpha - 1) * min(x, 0): MINIMUM + MUL + ADD.
       `clamp_mixed_prelu` trades this for the two-op form with alpha clamped to 1.
 
-    Why the mixed form keeps `x` out of the MINIMUM's output: in int8, MAXIMUM/MINIMUM share one scale
-    between input and output; `min(x, 0)` gets its own tensor, so the block's activation `x` keeps its
-    range for its other consumers.
+    In int8, MAXIMUM/MINIMUM share one scale between inputs and output: quantize these layers under
+    `common.same_scale.union_same_scale_ranges()` so that the block's activation `x` keeps its whole
+    range for its other consumers instead of the narrower range of the op's output.
     """
 
     FORMS = ("max", "min", "mixed")
