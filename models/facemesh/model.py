@@ -93,8 +93,7 @@ def _padded_shortcuts(graph: TfliteGraph) -> dict[int, tuple[object, object]]:
     for op, name in zip(sg.operators, graph.op_names):
         if name != "ADD" or len(op.inputs) != 2:
             continue
-        kinds = {producer.get(i, (None, None))[1]: producer[i][0] for i in op.inputs
-                 if i in producer and readers[i] == 1}
+        kinds = {producer[i][1]: producer[i][0] for i in op.inputs if i in producer and readers[i] == 1}
         if set(kinds) == {"PAD", "CONV_2D"}:
             found[op.outputs[0]] = (kinds["PAD"], kinds["CONV_2D"])
     return found
