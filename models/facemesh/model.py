@@ -80,6 +80,13 @@ def _conv_layer(op_name: str, weights: np.ndarray, bias: np.ndarray, opts, name:
     return layer, [kernel, bias[channels]]
 
 
+def _trailing_channels(pads: np.ndarray) -> int:
+    """The channels a PAD appends at the end of the channel axis (the only padding MediaPipe uses here)."""
+    if np.any(pads[:3]) or pads[3, 0] != 0:
+        raise NotImplementedError(f"PAD {pads.tolist()}: only trailing channel padding is supported")
+    return int(pads[3, 1])
+
+
 def _padded_shortcuts(graph: TfliteGraph) -> dict[int, tuple[object, object]]:
     """ADD output -> (PAD op, CONV_2D op) for every `ADD(PAD(shortcut), conv)` whose PAD and conv
     outputs feed nothing else: MediaPipe's residual shortcut where a block widens."""
@@ -157,9 +164,7 @@ def build_from_tflite(path: str | os.PathLike, name: str = "facemesh"):
                 raise NotImplementedError("ADD with fused activation")
             if out in shortcuts:
                 pad_op, conv_op = shortcuts[out]
-                pads = const(pad_op.inputs[1])
-                if np.any(pads[:3]) or pads[3, 0] != 0:
-                    raise NotImplementedError(f"PAD {pads.tolist()}: only trailing channel padding is supported")
+                _trailing_channels(const(pad_op.inputs[1]))
                 shortcut = values[pad_op.inputs[0]]
                 k = shortcut.shape[-1]
                 summed = keras.layers.Add(name=f"{lname}_sum")(
@@ -174,10 +179,7 @@ def build_from_tflite(path: str | os.PathLike, name: str = "facemesh"):
                 padding={_SAME: "same", _VALID: "valid"}[opts.padding], name=lname,
             )(values[op.inputs[0]])
         elif op_name == "PAD":
-            pads = const(op.inputs[1])
-            if np.any(pads[:3]) or pads[3, 0] != 0:
-                raise NotImplementedError(f"PAD {pads.tolist()}: only trailing channel padding is supported")
-            values[out] = ChannelPad(int(pads[3, 1]), name=lname)(values[op.inputs[0]])
+            values[out] = ChannelPad(_trailing_channels(const(op.inputs[1])), name=lname)(values[op.inputs[0]])
         else:
             raise NotImplementedError(f"{path}: op {op_name} has no Keras counterpart here")
 

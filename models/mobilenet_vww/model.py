@@ -1,8 +1,9 @@
 """MobileNetV1 alpha 0.25 for Visual Wake Words, as MLPerf Tiny's `vww_96.h5`, in Keras 3.
 
-A 3x3/2 stem convolution (a depthwise one with multiplier 8 for the 1-channel input) and 13 depthwise-separable blocks (14 convolutional stages, as in the
-MobileNetV1 paper), then 3x3 average pooling, a fully connected layer and softmax over
-(non_person, person). Layer names follow the reference .h5 so its weights load by name.
+A 3x3/2 stem convolution (a depthwise one with multiplier 8 for the 1-channel input) and 13
+depthwise-separable blocks (14 convolutional stages, as in the MobileNetV1 paper), then 3x3 average
+pooling, a fully connected layer and softmax over (non_person, person). Layer names follow the
+reference .h5 so its weights load by name.
 """
 from __future__ import annotations
 
