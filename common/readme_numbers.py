@@ -5,8 +5,12 @@ A README marks each number that a build measures:
     | **int8** | <!-- measured:report:metric_int8:pct -->87.94%<!-- /measured --> | ...
 
 `report` / `profile` = `build/<model>/report.json` / `profile.json`; the key is a dotted path into
-it (list items by index: `clips.0.score_model`); the format is one of FORMATS. A README that
-disagrees with the build fails `check` (the end-to-end tests call it on their fresh build), and
+it (list items by index: `clips.0.score_model`); the format is one of FORMATS. A number must print
+the same as the build's, unless the marker names how far it may move between CPUs, `abs=<x>` or
+`rel=<x>` after the format (`<!-- measured:report:metric_int8_litert:pct:abs=0.02 -->`): only for a
+figure that depends on the CPU by design (LiteRT's x86 kernels; README "Reproducibility across
+machines"). A README that disagrees with the build fails `check` (the end-to-end tests call it on
+their fresh build), and
 
     python -m common.readme_numbers --build build            # check every model README; exit 1 on drift
     python -m common.readme_numbers --build build --write    # rewrite the marked numbers from the build
@@ -35,7 +39,15 @@ FORMATS: dict[str, Callable[[float], str]] = {
     "f4": lambda v: f"{v:.4f}",
 }
 SOURCES = {"report": "report.json", "profile": "profile.json"}
-MARKER = re.compile(r"<!-- measured:(?P<source>\w+):(?P<key>[\w.\-]+):(?P<fmt>\w+) -->(?P<value>.*?)<!-- /measured -->")
+PARSERS: dict[str, Callable[[str], float]] = {
+    "pct": lambda t: float(t.rstrip("%")) / 100,
+    "signed_pct": lambda t: float(t.rstrip("%")) / 100,
+    "x100": lambda t: float(t) / 100,
+    "int": lambda t: float(t.replace(",", "")),
+    "f4": float,
+}
+MARKER = re.compile(r"<!-- measured:(?P<source>\w+):(?P<key>[\w.\-]+):(?P<fmt>\w+)"
+                    r"(?::(?P<tolerance>(?:abs|rel)=[0-9.eE+-]+))? -->(?P<value>.*?)<!-- /measured -->")
 
 
 @dataclass(frozen=True)
@@ -46,6 +58,21 @@ class Number:
     fmt: str
     written: str  # what the README says
     measured: str  # what the build says
+    value: float = 0.0  # the build's number
+    tolerance: str | None = None  # "abs=<x>" / "rel=<x>": how far it may move between CPUs
+
+    def agrees(self) -> bool:
+        if self.written == self.measured:
+            return True
+        if not self.tolerance:
+            return False
+        try:
+            written = PARSERS[self.fmt](self.written.strip())
+        except ValueError:
+            return False
+        kind, _, amount = self.tolerance.partition("=")
+        allowed = float(amount) * (abs(self.value) if kind == "rel" else 1.0)
+        return abs(written - self.value) <= allowed + 1e-12
 
 
 def readme_path(model: str) -> Path:
@@ -77,7 +104,8 @@ def numbers(readme_text: str, model_build: str | os.PathLike, where: str = "READ
                 value = _lookup(loaded[source], key)
             except (KeyError, IndexError, ValueError, TypeError):
                 raise UserError(f"{where}:{lineno}: {SOURCES[source]} has no {key!r}") from None
-            found.append(Number(lineno, source, key, fmt, m["value"], FORMATS[fmt](value)))
+            found.append(Number(lineno, source, key, fmt, m["value"], FORMATS[fmt](value), float(value),
+                                m["tolerance"]))
     return found
 
 
@@ -85,7 +113,8 @@ def check(model: str, build: str | os.PathLike, readme: str | os.PathLike | None
     """One line per marked number of the model's README that differs from `build/<model>`."""
     readme = Path(readme or readme_path(model))
     return [f"{readme}:{n.line}: {n.source} {n.key} is {n.measured}, README says {n.written}"
-            for n in numbers(readme.read_text(), Path(build) / model, str(readme)) if n.written != n.measured]
+            + (f" (allowed: {n.tolerance})" if n.tolerance else "")
+            for n in numbers(readme.read_text(), Path(build) / model, str(readme)) if not n.agrees()]
 
 
 def rewrite(model: str, build: str | os.PathLike, readme: str | os.PathLike | None = None) -> int:

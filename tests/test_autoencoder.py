@@ -47,7 +47,31 @@ def test_features_match_a_direct_librosa_computation(tmp_path):
     vectors = to_vectors(frames)
     assert vectors.shape == (32 - 4, 640)
     for i in (0, 7, 27):  # row i = frames i..i+4, in time order, 128 mels each
-        np.testing.assert_array_equal(vectors[i], expected.T[i : i + 5].reshape(-1))
+        np.testing.assert_array_equal(vectors[i], frames[i : i + 5].reshape(-1))
+        np.testing.assert_allclose(vectors[i], expected.T[i : i + 5].reshape(-1), rtol=0, atol=1e-4)
+
+
+FEATURE_DIGEST = '''
+import hashlib, sys
+import numpy as np
+from models.autoencoder.features import log_mel
+audio = np.random.default_rng(0).standard_normal(11 * 16000).astype(np.float32) * 0.1
+print(hashlib.sha256(log_mel(audio).tobytes()).hexdigest())
+'''
+
+
+def test_features_are_the_same_bits_whatever_the_cpu_kernels(repo):
+    # Another x86-64 CPU runs other BLAS and NumPy SIMD kernels (AVX-512 here, AVX2 there), which sum
+    # float32 in another order. Five kernel choices of this machine stand in for other CPUs.
+    kernels = [{}, {"OPENBLAS_CORETYPE": "Prescott"}, {"OPENBLAS_CORETYPE": "SandyBridge"},
+               {"NPY_DISABLE_CPU_FEATURES": "X86_V3"}, {"OPENBLAS_CORETYPE": "Prescott", "NPY_DISABLE_CPU_FEATURES": "X86_V3"}]
+    digests = set()
+    for extra in kernels:
+        run = subprocess.run([sys.executable, "-c", FEATURE_DIGEST], cwd=repo, capture_output=True, text=True,
+                             env={**os.environ, **extra}, timeout=120)
+        assert run.returncode == 0, run.stderr
+        digests.add(run.stdout.split()[-1])
+    assert len(digests) == 1, digests
 
 
 def test_bad_clips_raise_naming_the_file(tmp_path):

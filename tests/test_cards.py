@@ -79,6 +79,13 @@ def test_readme_numbers_check_and_rewrite(tmp_path):
     assert rewrite("resnet_cifar", build, readme) == 2
     assert check("resnet_cifar", build, readme) == []
     assert "-->87.94%<!--" in readme.read_text()
+    # A figure that depends on the CPU by design names how far it may move, and no further.
+    readme.write_text("<!-- measured:report:metric_int8:pct:abs=0.02 -->86.00%<!-- /measured --> "
+                      "<!-- measured:report:clips.0.s:signed_pct:rel=0.01 -->+2.42%<!-- /measured -->\n")
+    assert check("resnet_cifar", build, readme) == []
+    readme.write_text("<!-- measured:report:metric_int8:pct:abs=0.01 -->86.00%<!-- /measured -->\n")
+    (drift,) = check("resnet_cifar", build, readme)
+    assert "87.94%, README says 86.00% (allowed: abs=0.01)" in drift
     readme.write_text("<!-- measured:report:no_such_key:pct -->1<!-- /measured -->\n")
     with pytest.raises(UserError, match="has no 'no_such_key'"):
         check("resnet_cifar", build, readme)

@@ -34,11 +34,15 @@ class ClipError(ValueError):
 
 
 def log_mel(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """(frames, 128) float32 log-mel energies in dB, exactly as the MLPerf Tiny baseline."""
+    """(frames, 128) float32 log-mel energies in dB: the MLPerf Tiny baseline's features, computed in
+    float64 and rounded to float32 once at the end. In float32 the STFT and the mel projection sum in
+    the order of the CPU's BLAS and SIMD kernels, so the last bits (and hence int8 inputs, calibrated
+    ranges and clip scores) differ between x86-64 CPUs; float64 sums round to the same float32 on all
+    of them (tests/test_autoencoder.py checks it under five kernel choices)."""
     import librosa
 
     mel = librosa.feature.melspectrogram(
-        y=audio, sr=sample_rate, n_fft=N_FFT, hop_length=HOP_LENGTH, n_mels=N_MELS, power=POWER
+        y=np.asarray(audio, np.float64), sr=sample_rate, n_fft=N_FFT, hop_length=HOP_LENGTH, n_mels=N_MELS, power=POWER
     )
     return (20.0 / POWER * np.log10(mel + sys.float_info.epsilon)).T.astype(np.float32)
 

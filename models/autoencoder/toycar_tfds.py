@@ -24,8 +24,9 @@ URL = "https://zenodo.org/record/3678171/files/dev_data_ToyCar.zip"
 class Dcase2020Toycar(tfds.core.GeneratorBasedBuilder):
     """DCASE 2020 Task 2 ToyCar clips as MLPerf Tiny log-mel frames."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "MLPerf Tiny front end: 128 log-mel bands, n_fft 1024, hop 512, 16 kHz."}
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {"1.0.0": "MLPerf Tiny front end: 128 log-mel bands, n_fft 1024, hop 512, 16 kHz.",
+                     "1.1.0": "Log-mel computed in float64, rounded to float32: the same bits on every CPU."}
     MANUAL_DOWNLOAD_INSTRUCTIONS = (
         "Extract dev_data_ToyCar.zip (https://zenodo.org/record/3678171) and pass the folder holding "
         "ToyCar/ (or train/ and test/, or normal/ and anomaly/) as manual_dir / --data-dir."
