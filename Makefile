@@ -13,33 +13,13 @@ export PYTHONDONTWRITEBYTECODE = 1
 
 # Models that have a full pipeline in models/<name>/ (data, train, quantize, evaluate).
 MODELS := $(sort $(patsubst models/%/evaluate.py,%,$(wildcard models/*/evaluate.py)))
-# What each step's output depends on in common/ (besides the model's own files): every common/ file
-# its script imports, directly or through other modules (tests/test_layering.py checks these lists).
-DATA_COMMON   := common/atomic.py common/audio.py common/cli.py common/datasets.py common/efinix.py common/env.py \
-                 common/evaluation.py common/images.py common/layers.py common/metrics/__init__.py \
-                 common/metrics/detection.py common/models_io.py common/quantize.py common/representative.py \
-                 common/resume.py common/tflite.py common/weights.py common/wheels.py \
-                 common/workers.py
-TRAIN_COMMON  := common/atomic.py common/audio.py common/cli.py common/datasets.py common/efinix.py \
-                 common/env.py common/evaluation.py common/images.py common/layers.py \
-                 common/metrics/__init__.py common/metrics/detection.py common/models_io.py \
-                 common/quantize.py common/representative.py common/resume.py common/tflite.py \
-                 common/training.py common/weights.py common/wheels.py common/workers.py
-QUANT_COMMON  := common/atomic.py common/audio.py common/cli.py common/datasets.py common/efinix.py \
-                 common/env.py common/evaluation.py common/images.py common/layers.py \
-                 common/metrics/__init__.py common/metrics/detection.py common/models_io.py \
-                 common/quantize.py common/ranges.py common/representative.py common/resume.py \
-                 common/same_scale.py common/tflite.py common/weights.py common/wheels.py common/workers.py
-EVAL_COMMON   := common/atomic.py common/audio.py common/cards.py common/cli.py common/datasets.py common/efinix.py \
-                 common/env.py common/evaluation.py common/images.py common/layers.py \
-                 common/metrics/__init__.py common/metrics/anomaly.py common/metrics/detection.py \
-                 common/metrics/landmarks.py common/models_io.py common/quantize.py common/representative.py \
-                 common/resume.py common/tflite.py common/validate.py common/weights.py common/wheels.py \
-                 common/workers.py
-DEPLOY_COMMON := common/atomic.py common/cli.py common/datasets.py common/deploy.py common/efinix.py \
-                 common/env.py common/evaluation.py common/images.py common/layers.py common/models_io.py \
-                 common/profile.py common/quantize.py common/representative.py common/resume.py \
-                 common/tflite.py common/weights.py common/workers.py
+# What each step's output depends on: every source file its command loaded the last time it ran,
+# recorded by the command itself in <target>.d (common/depfile.py, like a C compiler's -MD). Before a
+# first run (no .d yet), a target depends on every source file of common/ and of its model.
+SOURCES = $(wildcard common/*.py common/*/*.py common/*/*/*.py) $(wildcard models/$(1)/*.py models/$(1)/*.cfg)
+DEPS    = $(if $(wildcard $(1).d),,$(call SOURCES,$(2)))
+STEP    = ZOO_MAKE_TARGET=$@ $(PY) -m
+-include $(wildcard $(BUILD)/*.d $(BUILD)/*/*.d)
 
 # Efinix TinyML Generator step (`make <model>.efinix`): the analyzer binary and the GUI's options.
 EFINIX_TFLITE_BIN   ?=
@@ -91,45 +71,45 @@ report: $(BUILD)/REPORT.md ## build/REPORT.md: the zoo table with measured numbe
 
 # Generator defines are read when present; with the analyzer configured they are (re)made first.
 $(BUILD)/REPORT.md: $(foreach m,$(MODELS),$(BUILD)/$(m)/$(m)_model_data.cc) $(wildcard $(BUILD)/*/efinix/tinyml_core*_define.v) \
-		common/report.py common/cards.py $(wildcard models/*/card.py) | $(STAMP) $(if $(strip $(EFINIX_TFLITE_BIN)),$(MODELS:%=%.efinix))
-	$(PY) -m common.report --build $(BUILD) --out $@ $(MODELS)
+		$(call DEPS,$(BUILD)/REPORT.md,*) | $(STAMP) $(if $(strip $(EFINIX_TFLITE_BIN)),$(MODELS:%=%.efinix))
+	$(STEP) common.evaluation.zoo_report --build $(BUILD) --out $@ $(MODELS)
 
 clean: ## remove build/ (keeps .venv)
 	rm -rf $(BUILD)
 
 # ---- per-model pipeline -----------------------------------------------------------------
-# Each model directory follows the same CLI contract; <MODEL>_*_ARGS variables adjust it.
+# Each model directory follows the same CLI contract; <model>_*_ARGS variables (models/<m>/make.mk) adjust it.
 #   data.json    python -m models.<m>.data --out ...            (checks/prepares the dataset)
 #   model.keras  python -m models.<m>.train --out ... --workdir ... (train or import weights)
-#   model.tflite python -m models.<m>.quantize --model ... --out ...
-#   report.json  python -m models.<m>.evaluate --model <tflite> --float-model <keras> --report ...
+#   model.tflite python -m models.<m>.quantize --model ... --out ... (the recipe's calibration and passes)
+#   report.json  python -m models.<m>.evaluate --model <tflite> --float-model <keras> --report ... --plots-dir ...
 
 # Per-model settings (<model>_DATA_ARGS, _TRAIN_ARGS, _QUANT_ARGS, _EVAL_ARGS, extra rules).
 include $(wildcard models/*/make.mk)
 
 define MODEL_RULES
-$(BUILD)/$(1)/data.json: models/$(1)/data.py $$($(1)_DATA_DEPS) $(DATA_COMMON) | $(STAMP)
-	$(PY) -m models.$(1).data --out $$@ $$($(1)_DATA_ARGS)
+$(BUILD)/$(1)/data.json: $(call DEPS,$(BUILD)/$(1)/data.json,$(1)) | $(STAMP)
+	$$(STEP) models.$(1).data --out $$@ $$($(1)_DATA_ARGS)
 
-$(BUILD)/$(1)/model.keras: $(BUILD)/$(1)/data.json models/$(1)/model.py models/$(1)/train.py $(TRAIN_COMMON) | $(STAMP)
-	$(PY) -m models.$(1).train --out $$@ --workdir $(BUILD)/$(1)/train $$($(1)_TRAIN_ARGS)
+$(BUILD)/$(1)/model.keras: $(BUILD)/$(1)/data.json $(call DEPS,$(BUILD)/$(1)/model.keras,$(1)) | $(STAMP)
+	$$(STEP) models.$(1).train --out $$@ --workdir $(BUILD)/$(1)/train $$($(1)_TRAIN_ARGS)
 
-$(BUILD)/$(1)/model.tflite: $(BUILD)/$(1)/model.keras models/$(1)/quantize.py $(QUANT_COMMON) | $(STAMP)
-	$(PY) -m models.$(1).quantize --model $$< --out $$@ $$($(1)_QUANT_ARGS)
+$(BUILD)/$(1)/model.tflite: $(BUILD)/$(1)/model.keras $(call DEPS,$(BUILD)/$(1)/model.tflite,$(1)) | $(STAMP)
+	$$(STEP) models.$(1).quantize --model $$< --out $$@ $$($(1)_QUANT_ARGS)
 
-$(BUILD)/$(1)/report.json: $(BUILD)/$(1)/model.tflite $(BUILD)/$(1)/model.keras models/$(1)/evaluate.py models/$(1)/card.py \
-		$(EVAL_COMMON) | $(STAMP)
-	$(PY) -m models.$(1).evaluate --model $$< --float-model $(BUILD)/$(1)/model.keras --report $$@ $$($(1)_EVAL_ARGS)
+$(BUILD)/$(1)/report.json: $(BUILD)/$(1)/model.tflite $(BUILD)/$(1)/model.keras \
+		$(call DEPS,$(BUILD)/$(1)/report.json,$(1)) | $(STAMP)
+	$$(STEP) models.$(1).evaluate --model $$< --float-model $(BUILD)/$(1)/model.keras --report $$@ $$($(1)_EVAL_ARGS)
 
-$(BUILD)/$(1)/$(1)_model_data.cc: $(BUILD)/$(1)/report.json $(DEPLOY_COMMON) | $(STAMP)
-	$(PY) -m common.deploy --tflite $(BUILD)/$(1)/model.tflite --name $(1) --out $(BUILD)/$(1) \
+$(BUILD)/$(1)/$(1)_model_data.cc: $(BUILD)/$(1)/report.json $(call DEPS,$(BUILD)/$(1)/$(1)_model_data.cc,$(1)) | $(STAMP)
+	$$(STEP) common.deploy --tflite $(BUILD)/$(1)/model.tflite --name $(1) --out $(BUILD)/$(1) \
 		--golden $(BUILD)/$(1)/golden_inputs.npz --float-model $(BUILD)/$(1)/model.keras
 
 $(1).cc: $(BUILD)/$(1)/$(1)_model_data.cc ## C array, golden vectors, accelerator report, profile
 	@echo "$(1): $(BUILD)/$(1)/$(1)_model_data.{cc,h}, quant_$(1)_{input,output}.h, accelerator.md, profile.json"
 
 $(1).efinix: $(BUILD)/$(1)/report.json | $(STAMP) ## Efinix TinyML Generator output: define file + C array
-	$(PY) -m common.efinix_generator --tflite $(BUILD)/$(1)/model.tflite --name $(1) --out $(BUILD)/$(1)/efinix $(EFINIX_ARGS)
+	$(PY) -m common.deploy.efinix_generator --tflite $(BUILD)/$(1)/model.tflite --name $(1) --out $(BUILD)/$(1)/efinix $(EFINIX_ARGS)
 
 $(1).tflite: $(BUILD)/$(1)/report.json
 	@echo "$(1): $(BUILD)/$(1)/model.tflite (report: $(BUILD)/$(1)/report.json)"

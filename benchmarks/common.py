@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-from common.profile import latency_ms  # noqa: F401  (re-exported for the benchmark scripts)
+from common.deploy.profile import latency_ms  # noqa: F401  (re-exported for the benchmark scripts)
 
 
 def wall_seconds(fn: Callable[[], object]) -> float:

@@ -10,10 +10,10 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
-from common.cards import load_card
-from common.profile import interleaved_invoke_ms, litert_runner, tflm_runner
-from common.tflite import op_names
-from common.weights import fetch
+from common.pipeline.cards import load_card
+from common.deploy.profile import interleaved_invoke_ms, litert_runner, tflm_runner
+from common.graph.tflite import op_names
+from common.data.weights import fetch
 
 EFINIX_REFERENCE = load_card("facemesh").efinix_reference
 PRELU_OPS = ("ADD", "MUL", "MAXIMUM", "MINIMUM", "PAD", "CONCATENATION", "RESHAPE")

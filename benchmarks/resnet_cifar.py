@@ -11,7 +11,7 @@ from pathlib import Path
 
 from benchmarks.common import latency_ms, print_table, wall_seconds
 from common import env
-from common.weights import fetch
+from common.data.weights import fetch
 
 
 def training_throughput(steps: int, batch_size: int) -> tuple[float, float]:

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from common.quantize import quantize_int8
-from common.representative import representative_dataset, sample_features
-from common.tflite import Runner
-from common.models_io import load_model
+from common.graph.quantize import quantize_int8
+from common.data.calibration import representative_dataset, sample_features
+from common.graph.runners import Runner
+from common.graph.keras_io import load_model
 from models.resnet_cifar.data import load_arrays
 from models.resnet_cifar.quantize import CALIBRATION_SPLIT
 

@@ -16,8 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from common.cards import all_cards, resolve_reference
-from common.profile import interleaved_invoke_ms, litert_runner, tflm_runner
+from common.pipeline.cards import all_cards, resolve_reference
+from common.deploy.profile import interleaved_invoke_ms, litert_runner, tflm_runner
 
 REPO = Path(__file__).resolve().parents[1]
 

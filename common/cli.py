@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence, TypeVar
 
+from common.errors import USER_ERRORS, UserError
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_USER_ERROR = 2
@@ -43,8 +45,6 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(EXIT_USER_ERROR, f"error: {message} (see {self.prog} --help)\n")
 
 
-class UserError(Exception):
-    """A problem the user can fix (bad argument, unusable output path): printed as one line."""
 
 
 def positive_int(text: str) -> int:
@@ -107,21 +107,6 @@ def output_file(text: str) -> Path:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def user_error_types() -> tuple[type[BaseException], ...]:
-    """Exception types of the zoo's library that mean bad input or missing data, not a bug."""
-    from common.datasets import DatasetMissingError
-    from common.efinix import EfinixCompatibilityError
-    from common.evaluation import ModelFileError
-    from common.images import ImageError, LabelError
-    from common.quantize import QuantizationError
-    from common.resume import ResumeError
-    from common.weights import ChecksumError, WeightsNotFoundError
-
-    return (UserError, ResumeError, DatasetMissingError, ChecksumError, WeightsNotFoundError, FileNotFoundError,
-            PermissionError, IsADirectoryError, NotADirectoryError, ModelFileError, ImageError, LabelError,
-            QuantizationError, EfinixCompatibilityError)
-
-
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
@@ -132,10 +117,10 @@ def _debug(argv: Sequence[str] | None = None) -> bool:
 
 @contextlib.contextmanager
 def cli_errors(*extra: type[BaseException]) -> Iterator[None]:
-    """Turn a user error (see `user_error_types`, plus `extra`) into `error: <message>`, exit 2."""
+    """Turn a user error (`common.errors.USER_ERRORS`, plus `extra`) into `error: <message>`, exit 2."""
     try:
         yield
-    except (*user_error_types(), *extra) as exc:
+    except (*USER_ERRORS, *extra) as exc:
         if _debug():
             raise
         print(f"error: {_one_line(exc)}", file=sys.stderr)
@@ -156,16 +141,20 @@ def user_errors_as_one_line(*extra: type[BaseException]) -> Callable[[F], F]:
 def run(main: Callable[[Sequence[str] | None], object], argv: Sequence[str] | None = None) -> None:
     """The entry point of every CLI (`if __name__ == "__main__": run(main)`): call `main(argv)`; a
     user error (or a ValueError from bad data) becomes `error: <message>` on stderr and exit status 2."""
+    from common import depfile
+
     args = [a for a in (sys.argv[1:] if argv is None else argv) if a != "--debug"]
     if _debug(argv):
         os.environ["ZOO_DEBUG"] = "1"
+    depfile.record()
     with cli_errors(ValueError):
         main(args)
+    depfile.write()  # under Make: <target>.d, the sources this step loaded (common.depfile)
 
 
 def quantize_cli(description: str | None, calibration_n: int, calibration_help: str = "calibration samples"):
     """The argument parser every model's `quantize` CLI starts from: --model, --out, --calibration-n, --seed."""
-    from common.representative import DEFAULT_SEED
+    from common.data.calibration import DEFAULT_SEED
 
     parser = ArgumentParser(description=description)
     parser.add_argument("--model", required=True, help="float .keras model to quantize")

@@ -34,7 +34,7 @@ def _tiny_model():
     """Conv, depthwise, add, leaky ReLU, flatten, dense, softmax: every op class of the zoo's models."""
     import keras
 
-    from common.layers import StaticFlatten
+    from common.graph.layers import StaticFlatten
 
     keras.utils.set_random_seed(0)
     inputs = keras.Input((8, 8, 3))
@@ -52,8 +52,8 @@ def tiny(tmp_path_factory):
     """(float Keras model, its full-int8 .tflite path, the 64 calibration samples)."""
     import numpy as np
 
-    from common.quantize import quantize_int8
-    from common.representative import representative_dataset
+    from common.graph.quantize import quantize_int8
+    from common.data.calibration import representative_dataset
 
     model = _tiny_model()
     calib = np.random.default_rng(0).uniform(-1, 1, (64, 8, 8, 3)).astype(np.float32)
@@ -70,8 +70,9 @@ def check_deploy_kit(build: Path, name: str) -> dict:
 
     import numpy as np
 
-    from common.efinix import efinix_violations
-    from common.tflite import TFLMRunner, op_names, read_graph
+    from common.graph.efinix import efinix_violations
+    from common.graph.tflite import op_names, read_graph
+    from common.graph.runners import TFLMRunner
 
     out = build / name
     tflite = out / "model.tflite"
@@ -101,8 +102,8 @@ def check_deploy_kit(build: Path, name: str) -> dict:
 
 def check_readme_numbers(build: Path, name: str) -> None:
     """The measured numbers marked in models/<name>/README.md are the ones this fresh build gives
-    (`python -m common.readme_numbers --build <build> --write` regenerates them)."""
-    from common.readme_numbers import check
+    (`python -m common.evaluation.readme_numbers --build <build> --write` regenerates them)."""
+    from common.evaluation.readme_numbers import check
 
     drift = check(name, build)
     assert not drift, "README numbers drifted from a fresh build:\n" + "\n".join(drift)

@@ -110,7 +110,7 @@ def test_layouts_and_empty_test_folder(tmp_path):
 def test_auc_and_pauc_match_sklearn():
     from sklearn.metrics import roc_auc_score
 
-    from common.metrics.anomaly import partial_auc, roc_auc
+    from common.evaluation.metrics.anomaly import partial_auc, roc_auc
 
     rng = np.random.default_rng(0)
     checked = 0
@@ -132,7 +132,7 @@ def test_auc_and_pauc_match_sklearn():
 def test_auc_by_machine_id_and_mean():
     from sklearn.metrics import roc_auc_score
 
-    from common.metrics.anomaly import auc_by_group
+    from common.evaluation.metrics.anomaly import auc_by_group
 
     y = [0, 0, 1, 1, 0, 1, 0, 0]
     s = [0.1, 0.4, 0.35, 0.8, 0.2, 0.9, 0.3, 0.5]
@@ -219,7 +219,7 @@ def test_one_training_epoch_lowers_reconstruction_loss(fake_toycar, tmp_path):
 def test_model_matches_mlperf_ad01():
     import keras
 
-    from common.weights import fetch
+    from common.data.weights import fetch
     from models.autoencoder.model import build_model
 
     model = build_model()
@@ -305,7 +305,7 @@ def test_make_autoencoder_tflite_on_real_clips(repo, tmp_path):
     assert report["higher_is_better"] is False and report["metric_float"] == 0.0
     assert report["metric_int8"] == ours["held_out_max_abs_rel_diff"] == report["drop"]
     assert "held-out" in report["metric"]
-    from common.report import build_report
+    from common.evaluation.zoo_report import build_report
 
     row = next(line for line in build_report(tmp_path, tmp_path / "REPORT.md", ["autoencoder"]).read_text()
                .splitlines() if line.startswith("| autoencoder"))

@@ -8,8 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from common.audio import AudioError, load_audio
-from common.images import LabelError, read_yolo_labels
+from common.data.audio import AudioError, load_audio
+from common.data.images import LabelError, read_yolo_labels
 from conftest import REPO, require_shared
 
 BAD_LINES = {

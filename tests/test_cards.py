@@ -1,4 +1,4 @@
-"""Model cards (common/cards.py), README measured numbers (common/readme_numbers.py) and the zoo
+"""Model cards (common/pipeline/cards.py), README measured numbers (common/evaluation/readme_numbers.py) and the zoo
 report's honesty rules (no absolute paths, metrics that cannot be measured shown as n/a)."""
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from conftest import REPO, require_shared
 
 
 def test_every_model_folder_has_a_complete_card():
-    from common.cards import all_cards
-    from common.weights import REGISTRY
+    from common.pipeline.cards import all_cards
+    from common.data.weights import REGISTRY
 
     pipelines = sorted(p.parent.name for p in (REPO / "models").glob("*/evaluate.py"))
     cards = all_cards()
@@ -25,7 +25,7 @@ def test_every_model_folder_has_a_complete_card():
 
 
 def test_evaluate_defaults_come_from_the_card():
-    from common.cards import load_card
+    from common.pipeline.cards import load_card
     from models.autoencoder import evaluate as autoencoder
     from models.facemesh import evaluate as facemesh
     from models.yolo import evaluate as yolo
@@ -36,14 +36,14 @@ def test_evaluate_defaults_come_from_the_card():
 
 
 def test_unknown_model_card_is_a_clear_error():
-    from common.cards import CardError, load_card
+    from common.pipeline.cards import CardError, load_card
 
     with pytest.raises(CardError, match="no models/nope/card.py"):
         load_card("nope")
 
 
 def test_resolve_reference_by_name_or_path(tmp_path):
-    from common.cards import resolve_reference
+    from common.pipeline.cards import resolve_reference
 
     require_shared("pretrained", "efinix", "yolo_person_detect.tflite")
     assert resolve_reference("efinix_yolo").name == "yolo_person_detect.tflite"
@@ -65,7 +65,7 @@ def _fake_build(tmp_path, report: dict, profile: dict | None = None):
 
 def test_readme_numbers_check_and_rewrite(tmp_path):
     from common.cli import UserError
-    from common.readme_numbers import check, rewrite
+    from common.evaluation.readme_numbers import check, rewrite
 
     build = _fake_build(tmp_path, {"metric_int8": 0.87943, "size_bytes": 92288, "clips": [{"s": 0.024}]},
                         {"tflm_arena_bytes": 55984})
@@ -92,8 +92,8 @@ def test_readme_numbers_check_and_rewrite(tmp_path):
 
 
 def test_every_model_readme_marks_its_headline_numbers():
-    from common.cards import model_names
-    from common.readme_numbers import MARKER, readme_path
+    from common.pipeline.cards import model_names
+    from common.evaluation.readme_numbers import MARKER, readme_path
 
     for name in model_names():
         keys = {m["key"] for m in MARKER.finditer(readme_path(name).read_text())}
@@ -102,7 +102,7 @@ def test_every_model_readme_marks_its_headline_numbers():
 
 
 def test_zoo_report_has_no_absolute_paths_and_shows_unmeasurable_metrics(tmp_path):
-    from common.report import build_report, strip_paths
+    from common.evaluation.zoo_report import build_report, strip_paths
 
     assert strip_paths("top1 (/work/shared/data/speech_commands)") == "top1 (speech_commands)"
     assert strip_paths("max |int8/float - 1|, C:\\data\\toy") == "max |int8/float - 1|, toy"
@@ -115,7 +115,7 @@ def test_zoo_report_has_no_absolute_paths_and_shows_unmeasurable_metrics(tmp_pat
 
 
 def test_autoencoder_headline_is_the_held_out_deviation_when_auc_is_meaningless():
-    from common.metrics.anomaly import auc_by_group, auc_unmeasurable_reason
+    from common.evaluation.metrics.anomaly import auc_by_group, auc_unmeasurable_reason
     from models.autoencoder.evaluate import headline
 
     three = auc_by_group([1, 0, 0], [10.2, 9.98, 10.5], ["id_01"] * 3)

@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from common import weights
+from common.data import weights
 from common.atomic import atomic_path, write_json
-from common.datasets import DatasetMissingError, tfds_builder
-from common.metrics import accuracy, confusion_matrix, per_class_accuracy, plot_confusion_matrix
-from common.representative import representative_dataset, sample_features, select_indices
+from common.data.tfds import DatasetMissingError, tfds_builder
+from common.evaluation.metrics import accuracy, confusion_matrix, per_class_accuracy, plot_confusion_matrix
+from common.data.calibration import representative_dataset, sample_features, select_indices
 
 
 # ---- weights -----------------------------------------------------------------------------
@@ -114,7 +114,7 @@ def test_sample_features_from_arrays_and_iterables_agree_on_shape():
 # ---- quantization and runner ---------------------------------------------------------------
 
 def test_quantized_tiny_model_is_all_int8(tiny):
-    from common.tflite import list_ops, tensor_types
+    from common.graph.tflite import list_ops, tensor_types
 
     _, path, _ = tiny
     assert set(tensor_types(path)) <= {"INT8", "INT32"}
@@ -127,7 +127,7 @@ def test_quantized_tiny_model_is_all_int8(tiny):
 
 
 def test_runner_round_trip_matches_float_model(tiny):
-    from common.tflite import Runner
+    from common.graph.runners import Runner
 
     model, path, calib = tiny
     runner = Runner(path)
@@ -143,14 +143,14 @@ def test_runner_round_trip_matches_float_model(tiny):
 
 
 def test_runner_rejects_wrong_shape(tiny):
-    from common.tflite import Runner
+    from common.graph.runners import Runner
 
     with pytest.raises(ValueError, match="expects input shape"):
         Runner(tiny[1]).predict(np.zeros((2, 9, 9, 3), np.float32))
 
 
 def test_runner_reports_corrupt_file(tmp_path):
-    from common.tflite import Runner
+    from common.graph.runners import Runner
 
     bad = tmp_path / "bad.tflite"
     bad.write_bytes(b"not a flatbuffer at all")
@@ -161,7 +161,7 @@ def test_runner_reports_corrupt_file(tmp_path):
 def test_float_op_fails_conversion_loudly(tmp_path):
     import keras
 
-    from common.quantize import QuantizationError, quantize_int8
+    from common.graph.quantize import QuantizationError, quantize_int8
 
     inputs = keras.Input((4,))
     outputs = keras.layers.Lambda(lambda t: keras.ops.sort(t))(inputs)  # no int8 kernel for TopK/sort

@@ -8,9 +8,9 @@ import subprocess
 import numpy as np
 import pytest
 
-from common.deploy import accelerator_report, deploy, write_c_array, write_golden_vectors
-from common.profile import profile_tflite
-from common.report import COLUMNS, build_report
+from common.deploy.kit import accelerator_report, deploy, write_c_array, write_golden_vectors
+from common.deploy.profile import profile_tflite
+from common.evaluation.zoo_report import COLUMNS, build_report
 
 
 def _gxx():
@@ -45,7 +45,7 @@ def test_c_array_and_golden_headers_compile(tiny, tmp_path):
 
 def test_golden_vectors_rerun_bit_exact(tiny, tmp_path):
     """Golden outputs are TensorFlow Lite Micro's: the target reproduces them bit for bit."""
-    from common.tflite import TFLMRunner
+    from common.graph.runners import TFLMRunner
 
     _, tflite, calib = tiny
     files = write_golden_vectors(tflite, [calib[:5]], tmp_path, "tiny_net")
@@ -77,7 +77,7 @@ def test_accelerator_report_lists_every_op(tiny):
 
 
 def test_deploy_and_zoo_report_have_no_empty_cells(tiny, tmp_path):
-    from common.validate import save_golden_inputs, tflite_summary
+    from common.evaluation.validate import save_golden_inputs, tflite_summary
 
     model, tflite, calib = tiny
     out = tmp_path / "build" / "resnet_cifar"
@@ -101,7 +101,7 @@ def _deploy_cli(tmp_path, *args):
     import os
     import sys
 
-    return subprocess.run([sys.executable, "-m", "common.deploy", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "common.deploy.kit", *args], capture_output=True, text=True,
                           cwd=os.path.dirname(os.path.dirname(__file__)))
 
 
@@ -130,7 +130,7 @@ def test_deploy_refuses_bad_input_before_writing_anything(tiny, tmp_path):
 
 
 def test_deploy_kit_is_all_or_nothing(tiny, tmp_path, monkeypatch):
-    import common.deploy as deploy_module
+    import common.deploy.kit as deploy_module
 
     model, tflite, calib = tiny
     good = tmp_path / "golden.npz"
@@ -140,7 +140,7 @@ def test_deploy_kit_is_all_or_nothing(tiny, tmp_path, monkeypatch):
     def broken(*_args, **_kwargs):
         raise RuntimeError("killed while profiling")
 
-    monkeypatch.setattr("common.profile.tflm_invoke_ms", broken)
+    monkeypatch.setattr("common.deploy.profile.tflm_invoke_ms", broken)
     with pytest.raises(RuntimeError):
         deploy_module.deploy(tflite, "tiny", out, golden=good, latency_runs=2)
     assert not out.exists() or not list(out.iterdir())  # no C array without its profile

@@ -4,10 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from common.efinix import EfinixCompatibilityError, check_efinix, efinix_violations
-from common.quantize import convert_int8, quantize_int8
-from common.representative import representative_dataset
-from common.tflite import Runner, TFLMRunner, read_graph, tflm_arena_bytes, tflm_recorded_arena_bytes
+from common.graph.efinix import EfinixCompatibilityError, check_efinix, efinix_violations
+from common.graph.quantize import convert_int8, quantize_int8
+from common.data.calibration import representative_dataset
+from common.graph.tflite import read_graph
+from common.graph.runners import Runner, TFLMRunner, tflm_arena_bytes, tflm_recorded_arena_bytes
 from conftest import require_shared
 
 
@@ -166,7 +167,7 @@ def test_shipped_efinix_reference_files_pass_the_rules():
 
 
 def test_calibration_subset_is_seeded_and_leaves_data_to_score():
-    from common.representative import calibration_subset
+    from common.data.calibration import calibration_subset
 
     names = [f"img_{i:03d}.jpg" for i in range(10)]
     half = calibration_subset(names, 0.5, seed=0)
@@ -180,9 +181,9 @@ def test_held_out_mask_reads_the_sidecar(tmp_path, tiny):
     import json
     import shutil
 
-    from common.evaluation import held_out_mask
-    from common.quantize import metadata_path
-    from common.weights import sha256_of
+    from common.evaluation.models import held_out_mask
+    from common.graph.quantize import metadata_path
+    from common.data.weights import sha256_of
 
     folder = tmp_path / "data"
     (folder / "images").mkdir(parents=True)
@@ -213,7 +214,7 @@ def _conv_model():
 def test_adopted_activation_ranges_replace_every_calibrated_scale(tmp_path):
     """A file calibrated on narrow data, given the ranges of one calibrated on wide data, gets every
     activation scale of the latter and computes what it computes (biases re-quantized)."""
-    from common.ranges import GraphMismatchError, adopt_activation_ranges
+    from common.graph.ranges import GraphMismatchError, adopt_activation_ranges
 
     model = _conv_model()
     wide = quantize_int8(model, representative_dataset(_calibration((8, 8, 3)) * 3), tmp_path / "wide.tflite")
@@ -233,8 +234,8 @@ def test_adopted_activation_ranges_replace_every_calibrated_scale(tmp_path):
 
 def test_predictions_are_computed_once_per_model_file_and_input_set(tiny, monkeypatch):
     """One evaluation path: asking again for the same (file, inputs) reuses the predictions."""
-    from common import evaluation
-    from common.tflite import TFLMRunner
+    from common.evaluation import models as evaluation
+    from common.graph.runners import TFLMRunner
 
     _, tflite, calib = tiny
     calls = []

@@ -26,7 +26,7 @@ def _free_ports(n: int) -> list[int]:
 @pytest.mark.slow
 def test_two_workers_train_and_agree_on_weights(repo, tmp_path):
     require_shared("tensorflow_datasets", "cifar10")
-    from common.models_io import load_model
+    from common.graph.keras_io import load_model
 
     workers = [f"127.0.0.1:{p}" for p in _free_ports(2)]
     procs = []

@@ -37,7 +37,7 @@ def _tone(freq: float, n: int = 16000, sr: int = 16000, seed: int = 0) -> np.nda
 
 def _clip(i: int = 0) -> np.ndarray:
     """A real test clip when ../shared is there, else a synthetic one."""
-    from common.audio import list_audio, load_audio
+    from common.data.audio import list_audio, load_audio
 
     from conftest import SHARED
 
@@ -255,7 +255,8 @@ def test_cli_help_lists_options(repo):
 def test_make_dscnn_kws_end_to_end(repo, tmp_path):
     shared = require_shared(*SUBSET).parents[1]
     require_shared(*KWS_REF)
-    from common.tflite import Runner, tensor_types
+    from common.graph.tflite import tensor_types
+    from common.graph.runners import Runner
 
     env = {**os.environ, "CI": "1", "ZOO_SHARED_DIR": str(shared)}
     run = subprocess.run(["make", f"BUILD={tmp_path}", "dscnn_kws.cc"], cwd=repo, env=env,

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from common import efinix_generator as gen
-from common.weights import fetch
+from common.deploy import efinix_generator as gen
+from common.data.weights import fetch
 from conftest import SHARED, require_shared
 
 # Our model -> the registered Efinix reference file it is compared with.
@@ -152,7 +152,7 @@ def test_our_built_models_match_their_reference_settings(model, repo, tmp_path):
 
 
 def test_one_writer_for_both_c_arrays(tiny, tmp_path):
-    from common.deploy import write_c_array
+    from common.deploy.kit import write_c_array
 
     _, tflite, _ = tiny
     _, ours = write_c_array(tflite, tmp_path / "zoo", "tiny")
@@ -162,7 +162,7 @@ def test_one_writer_for_both_c_arrays(tiny, tmp_path):
 
 
 def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "common.efinix_generator", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "common.deploy.efinix_generator", *args], capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, cwd=Path(__file__).resolve().parents[1])
 
 
@@ -183,7 +183,7 @@ def test_invalid_options_one_line_error_nothing_written(option, tiny, tmp_path):
 def test_missing_analyzer_is_one_line_naming_the_variable(tiny, tmp_path):
     _, tflite, _ = tiny
     env = {k: v for k, v in os.environ.items() if k != gen.ANALYZER_ENV}
-    result = subprocess.run([sys.executable, "-m", "common.efinix_generator", "--tflite", str(tflite),
+    result = subprocess.run([sys.executable, "-m", "common.deploy.efinix_generator", "--tflite", str(tflite),
                              "--out", str(tmp_path / "out")], capture_output=True, text=True, env=env,
                             cwd=Path(__file__).resolve().parents[1])
     assert result.returncode != 0 and result.stderr.count("\n") == 1 and gen.ANALYZER_ENV in result.stderr
@@ -207,15 +207,15 @@ def test_real_analyzer_rejects_an_op_it_lacks(tmp_path):
     """GELU is newer than the analyzer's 2022 TFLM: exit 255, and the generator says so."""
     import keras
 
-    from common.quantize import convert_int8
-    from common.representative import representative_dataset
+    from common.graph.quantize import convert_int8
+    from common.data.calibration import representative_dataset
 
     inputs = keras.Input((4,))
     model = keras.Model(inputs, keras.layers.Activation("gelu")(keras.layers.Dense(4)(inputs)))
     calib = np.random.default_rng(0).normal(size=(16, 4)).astype(np.float32)
-    tflite = tmp_path / "gelu.tflite"  # quantize_int8 refuses it (common.efinix); the analyzer must too
+    tflite = tmp_path / "gelu.tflite"  # quantize_int8 refuses it (common.graph.efinix); the analyzer must too
     tflite.write_bytes(convert_int8(model, representative_dataset(calib)))
-    if "GELU" not in {op for op in __import__("common.tflite", fromlist=["op_names"]).op_names(tflite)}:
+    if "GELU" not in {op for op in __import__("common.graph.tflite", fromlist=["op_names"]).op_names(tflite)}:
         pytest.skip("the converter did not emit a GELU op")
     with pytest.raises(gen.GeneratorError, match="exit status 255.*(find op|GELU)"):
         gen.generate(tflite, tmp_path / "out", "gelu", analyzer())
@@ -231,9 +231,9 @@ def test_make_efinix_target(repo, tmp_path):
     dry = subprocess.run(["make", "-n", "-o", ".venv/.installed-stamp", f"BUILD={tmp_path}", "all"],
                          cwd=repo, capture_output=True, text=True, env=env)
     assert dry.returncode == 0 and "skipping the Efinix generator step" in dry.stdout
-    assert "common.efinix_generator" not in dry.stdout
+    assert "common.deploy.efinix_generator" not in dry.stdout
     dry = subprocess.run(["make", "-n", "-o", ".venv/.installed-stamp", f"BUILD={tmp_path}", "all",
                           f"EFINIX_TFLITE_BIN={tmp_path / 'bin'}", "EFINIX_AXI_DW=256", "EFINIX_MODES=ADD=DISABLE"],
                          cwd=repo, capture_output=True, text=True, env=env)
-    assert dry.stdout.count("common.efinix_generator") == len(REFERENCES)
+    assert dry.stdout.count("common.deploy.efinix_generator") == len(REFERENCES)
     assert '--axi-dw "256"' in dry.stdout and '--modes "ADD=DISABLE"' in dry.stdout

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from common import weights
-from common.metrics.landmarks import interocular_distance, nme, nme_per_sample
-from common.wheels import WheelError, extract_member
+from common.data import weights
+from common.evaluation.metrics.landmarks import interocular_distance, nme, nme_per_sample
+from common.data.wheels import WheelError, extract_member
 from conftest import SHARED, require_shared, check_deploy_kit, check_readme_numbers
 from models.facemesh import weights as fm_weights
 
@@ -71,7 +71,7 @@ def test_mediapipe_file_falls_back_to_pip_download(tmp_path, monkeypatch):
         calls.append(requirement)
         return _wheel(Path(dest) / "mediapipe-0.10.14-py3-none-any.whl", {MEMBER: content})
 
-    monkeypatch.setattr("common.wheels.download_wheel", fake_download)
+    monkeypatch.setattr("common.data.wheels.download_wheel", fake_download)
     path = fm_weights.mediapipe_file("mediapipe_face_landmark")
     assert calls == ["mediapipe==0.10.14"]
     assert path == tmp_path / "keras" / weights.CACHE_SUBDIR / "face_landmark.tflite"
@@ -97,7 +97,7 @@ def test_real_model_round_trips_through_a_wheel(tmp_path):
     ([-1.6, -0.3, 0.0, 0.25, 1.0, 1.37], "mixed"),
 ])
 def test_accelerator_prelu_is_exact(alpha, form):
-    from common.layers import prelu_form
+    from common.graph.layers import prelu_form
     from models.facemesh.model import AcceleratorPReLU
 
     alpha = np.array([[alpha]], np.float32)
@@ -114,10 +114,10 @@ def test_clamp_mixed_prelu_converts_to_mul_maximum(tmp_path):
     """Mixed layers become max(x, min(a, 1) * x); the other layers and weights stay as they were."""
     import keras
 
-    from common.layers import AcceleratorPReLU, clamp_mixed_prelu
-    from common.quantize import quantize_int8
-    from common.representative import representative_dataset
-    from common.tflite import op_names
+    from common.graph.layers import AcceleratorPReLU, clamp_mixed_prelu
+    from common.graph.quantize import quantize_int8
+    from common.data.calibration import representative_dataset
+    from common.graph.tflite import op_names
 
     mixed_alpha = np.array([[[-0.5, 0.3, 1.25]]], np.float32)
     max_alpha = np.array([[[0.1, 0.2, 0.9]]], np.float32)
@@ -149,11 +149,11 @@ def test_union_same_scale_ranges_widens_maximum_groups(tmp_path):
     """max(x, a * x) after an ADD: x keeps its calibrated range (not the PReLU output's)."""
     import keras
 
-    from common.layers import AcceleratorPReLU
-    from common.quantize import quantize_int8
-    from common.representative import representative_dataset
-    from common.same_scale import union_same_scale_ranges
-    from common.tflite import op_names, read_graph
+    from common.graph.layers import AcceleratorPReLU
+    from common.graph.quantize import quantize_int8
+    from common.data.calibration import representative_dataset
+    from common.graph.same_scale import union_same_scale_ranges
+    from common.graph.tflite import op_names, read_graph
 
     inputs = keras.Input((4, 4, 2))
     x = keras.layers.Add()([inputs, keras.layers.Conv2D(2, 1)(inputs)])
@@ -226,7 +226,7 @@ def test_face_crop_with_and_without_a_face(tmp_path):
     (folder / "broken.jpg").write_bytes(b"not a jpeg")
 
     detector = FaceDetector()
-    from common.images import read_image
+    from common.data.images import read_image
 
     image = read_image(folder / "face.jpg")
     detection = detector.detect(image)
@@ -326,7 +326,7 @@ def test_tfds_source_when_no_folder_is_given(monkeypatch):
     import tensorflow as tf
     from PIL import Image
 
-    from common.datasets import DatasetMissingError
+    from common.data.tfds import DatasetMissingError
     from models.facemesh import data
 
     face = np.asarray(Image.open(faces / "obama_small.jpg").convert("RGB").resize((250, 250)))
@@ -338,7 +338,7 @@ def test_tfds_source_when_no_folder_is_given(monkeypatch):
             requested.append(split)
             return tf.data.Dataset.from_tensor_slices({"image": np.stack([face, blank]), "label": ["a", "b"]})
 
-    monkeypatch.setattr("common.datasets.tfds_builder", lambda name, data_dir=None: FakeBuilder())
+    monkeypatch.setattr("common.data.tfds.tfds_builder", lambda name, data_dir=None: FakeBuilder())
     with pytest.warns(UserWarning, match="no face"):
         crops = data.load_face_crops("calibration", tfds_dir="fake-for-test")
     assert requested == [data.TFDS_SPLITS["calibration"]]
@@ -348,6 +348,6 @@ def test_tfds_source_when_no_folder_is_given(monkeypatch):
     def missing(name, data_dir=None):
         raise DatasetMissingError("TFDS dataset 'lfw' is not prepared")
 
-    monkeypatch.setattr("common.datasets.tfds_builder", missing)
+    monkeypatch.setattr("common.data.tfds.tfds_builder", missing)
     with pytest.raises(DatasetMissingError, match="FACEMESH_DATA_DIR"):
         data.load_face_crops("evaluation", tfds_dir="missing-for-test")

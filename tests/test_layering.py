@@ -1,15 +1,12 @@
 """The repository's import graph (read with `ast`, imports inside functions included): no circles,
-no model imports another model, `common` imports no model, and the Makefile's per-step lists of
-`common/` files name every `common/` module the step's scripts import (directly or through other
-modules), so editing one of them rebuilds what depends on it."""
+no model imports another model, `common` imports no model; and under Make a step records the
+sources it loaded (`<target>.d`), so editing one rebuilds exactly what depends on it."""
 from __future__ import annotations
 
 import ast
-import re
 from functools import lru_cache
 from pathlib import Path
 
-import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("common", "models", "benchmarks")
@@ -109,14 +106,6 @@ def common_files_loaded_by(module: str) -> set[str]:
             if n.split(".")[0] == "common" and _has_code(files[n])}
 
 
-def makefile_list(variable: str) -> set[str]:
-    """The words of a `VAR := ...` assignment of the Makefile (backslash continuations joined)."""
-    text = (REPO / "Makefile").read_text().replace("\\\n", " ")
-    match = re.search(rf"^{variable}\s*:?=(.*)$", text, re.MULTILINE)
-    assert match, f"Makefile has no {variable} assignment"
-    return set(match.group(1).split())
-
-
 MODELS = sorted(p.parent.name for p in (REPO / "models").glob("*/evaluate.py"))
 
 
@@ -140,22 +129,30 @@ def test_no_model_imports_another_model_and_common_imports_no_model():
     assert not wrong, "layering: " + "; ".join(sorted(wrong))
 
 
-STEPS = [("DATA_COMMON", "data"), ("TRAIN_COMMON", "train"), ("QUANT_COMMON", "quantize"), ("EVAL_COMMON", "evaluate")]
+def test_a_step_under_make_writes_the_sources_it_loaded(tmp_path):
+    """`ZOO_MAKE_TARGET` makes a step write `<target>.d`: every project source it imported or opened
+    (common/depfile.py), and nothing it did not load (editing efinix.py does not rebuild data.json)."""
+    import os
+    import subprocess
+    import sys
 
-
-@pytest.mark.parametrize("variable, step", STEPS)
-def test_makefile_lists_every_common_file_a_step_imports(variable, step):
-    listed = makefile_list(variable)
-    needed = set().union(*(common_files_loaded_by(f"models.{m}.{step}") for m in MODELS))
-    assert not needed - listed, f"Makefile {variable} misses {sorted(needed - listed)} (imported by models/*/{step}.py)"
-    assert not listed - needed, f"Makefile {variable} lists {sorted(listed - needed)}, which no models/*/{step}.py imports"
-
-
-def test_makefile_lists_every_common_file_the_deploy_kit_imports():
-    listed, needed = makefile_list("DEPLOY_COMMON"), common_files_loaded_by("common.deploy")
-    assert needed == listed, f"Makefile DEPLOY_COMMON: missing {sorted(needed - listed)}, extra {sorted(listed - needed)}"
+    target = tmp_path / "data.json"
+    script = ("from common.cli import run\n"
+              "def main(argv):\n"
+              "    import common.data.images\n"
+              "    open('models/yolo/yolo_pico.cfg').read()\n"
+              "run(main)\n")
+    env = {**os.environ, "ZOO_MAKE_TARGET": str(target)}
+    subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, check=True, timeout=120)
+    rule, *phony = (tmp_path / "data.json.d").read_text().splitlines()
+    head, _, files = rule.partition(": ")
+    assert head == str(target)
+    files = set(files.split())
+    assert {"common/cli.py", "common/errors.py", "common/data/images.py", "models/yolo/yolo_pico.cfg"} <= files
+    assert "common/graph/efinix.py" not in files and not any(f.startswith(".venv") for f in files)
+    assert phony == [f"{f}:" for f in sorted(files)]  # a deleted source does not stop make
 
 
 def test_the_graph_reader_sees_imports_inside_functions_and_finds_circles():
-    assert "common.layers" in import_graph()["common.models_io"]  # imported inside load_model
+    assert "common.graph.layers" in import_graph()["common.graph.keras_io"]  # imported inside load_model
     assert find_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]

@@ -145,7 +145,7 @@ def test_pretrained_gray_conversion_matches_rgb_reference():
     gray = load_pretrained(channels=1)
     assert gray.input_shape == (None, 96, 96, 1)
     faces = require_shared("data", "person_detection_samples")
-    from common.images import read_image
+    from common.data.images import read_image
 
     g = np.stack([data.to_model_input(read_image(faces / f, "L")) for f in ("person.bmp", "no_person.bmp")])
     noise = np.random.default_rng(1).uniform(0, 1, (2, 96, 96, 1)).astype(np.float32)
@@ -188,8 +188,8 @@ def test_fine_tune_on_gray_folder_runs(tmp_path):
 
 
 def test_efinix_reference_repair_makes_it_loadable(tmp_path):
-    from common.tflite import Runner
-    from common.weights import fetch
+    from common.graph.runners import Runner
+    from common.data.weights import fetch
     from models.mobilenet_vww.efinix import repair_quantized_dimension
 
     require_shared("pretrained", "efinix", "mobilenetv1_person_detect.tflite")
@@ -249,7 +249,7 @@ def test_make_end_to_end(built):
         assert (out / png).stat().st_size > 1000
 
     # the shipped file loads and runs in LiteRT on its own, raw int8 in and out
-    from common.tflite import Runner
+    from common.graph.runners import Runner
 
     raw = Runner(tflite).run_quantized([np.zeros((1, 96, 96, 1), np.int8)])[0]
     assert raw.dtype == np.int8 and raw.shape == (1, 2)

@@ -6,7 +6,7 @@ import importlib
 
 import pytest
 
-from common.evaluation import ModelFileError, require_input_shape, require_int8_tflite
+from common.evaluation.models import ModelFileError, require_input_shape, require_int8_tflite
 
 MODELS = ("resnet_cifar", "dscnn_kws", "autoencoder", "mobilenet_vww", "yolo", "facemesh")
 

@@ -80,12 +80,12 @@ def test_pinned_closure_follows_requirements_and_markers():
 
 # Every download path of the zoo: the TFDS builders of each model and the weights registry.
 DOWNLOADS = {
-    "cifar10": "from common.datasets import tfds_builder; tfds_builder('cifar10', DATA, download=True)",
-    "speech_commands": "from common.datasets import tfds_builder; tfds_builder('speech_commands', DATA, download=True)",
-    "coco/2017": "from common.datasets import tfds_builder; tfds_builder('coco/2017', DATA, download=True)",
-    "lfw": "from common.datasets import tfds_builder; tfds_builder('lfw', DATA, download=True)",
+    "cifar10": "from common.data.tfds import tfds_builder; tfds_builder('cifar10', DATA, download=True)",
+    "speech_commands": "from common.data.tfds import tfds_builder; tfds_builder('speech_commands', DATA, download=True)",
+    "coco/2017": "from common.data.tfds import tfds_builder; tfds_builder('coco/2017', DATA, download=True)",
+    "lfw": "from common.data.tfds import tfds_builder; tfds_builder('lfw', DATA, download=True)",
     "dcase2020_toycar": "from models.autoencoder.data import prepare; prepare(None, DATA)",
-    "weights": "from common.weights import fetch; fetch('mlperf_resnet8')",
+    "weights": "from common.data.weights import fetch; fetch('mlperf_resnet8')",
 }
 
 

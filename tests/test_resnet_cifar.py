@@ -25,7 +25,7 @@ def test_pretrained_import_reproduces_reference_h5():
     require_shared("pretrained", "mlcommons", "pretrainedResnet.h5")
     import keras
 
-    from common.weights import fetch
+    from common.data.weights import fetch
     from models.resnet_cifar.train import load_pretrained
 
     ours = load_pretrained()
@@ -107,7 +107,7 @@ def test_cli_help_lists_options(repo):
 @pytest.mark.slow
 def test_efinix_reference_scores_740_of_846():
     require_shared("tensorflow_datasets", "cifar10")
-    from common.weights import fetch
+    from common.data.weights import fetch
     from models.resnet_cifar.evaluate import evaluate
 
     result = evaluate(fetch("efinix_resnet"))  # int8 under TensorFlow Lite Micro (LiteRT x86 kernels: 740)
@@ -124,7 +124,8 @@ def _make(repo, build_dir):
 def test_make_resnet_cifar_end_to_end(repo, tmp_path):
     require_shared("tensorflow_datasets", "cifar10")
     require_shared("pretrained", "mlcommons", "pretrainedResnet.h5")
-    from common.tflite import Runner, tensor_types
+    from common.graph.tflite import tensor_types
+    from common.graph.runners import Runner
 
     first = _make(repo, tmp_path / "a")
     assert first.returncode == 0, first.stdout + first.stderr

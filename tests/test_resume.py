@@ -1,16 +1,14 @@
-"""Resume state (common.resume): atomic backups, damaged ones reported or skipped, and a state of
+"""Resume state (common.training.resume): atomic backups, damaged ones reported or skipped, and a state of
 another configuration refused; train option checks of every model."""
 from __future__ import annotations
 
 import csv
 import importlib
 import json
-import os
 import subprocess
 import sys
 import textwrap
 
-import numpy as np
 import pytest
 
 from conftest import REPO, require_shared
@@ -20,14 +18,14 @@ PRETRAINED_INIT = {"yolo": "efinix"}
 
 
 def _tiny_fit_script(workdir, epochs: int, kill_in_save_of_epoch: int | None = None) -> str:
-    """A tiny model trained through common.training.fit; optionally dies (os._exit, like SIGKILL)
+    """A tiny model trained through common.training.fit.fit; optionally dies (os._exit, like SIGKILL)
     after writing 12 KB of the backup of one epoch."""
     return textwrap.dedent(f"""
         import os, sys
         sys.path.insert(0, {str(REPO)!r})
         from common import env
         import numpy as np, keras, tensorflow as tf
-        from common.training import fit
+        from common.training.fit import fit
         env.set_seed(0)
         model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
@@ -86,7 +84,7 @@ def test_partial_backup_without_metadata_is_ignored_with_a_warning(tmp_path):
 
 
 def test_damaged_backup_named_by_the_metadata_is_one_line_saying_what_to_delete(tmp_path):
-    from common.resume import ResumeError, load_weights, read_state
+    from common.training.resume import ResumeError, load_weights, read_state
 
     work = tmp_path / "work"
     killed = _run(_tiny_fit_script(work, epochs=3, kill_in_save_of_epoch=2))
@@ -105,7 +103,7 @@ def test_damaged_backup_named_by_the_metadata_is_one_line_saying_what_to_delete(
 
 
 def test_metadata_of_an_older_version_is_refused_in_one_line(tmp_path):
-    from common.resume import ResumeError, read_state
+    from common.training.resume import ResumeError, read_state
 
     (tmp_path / "backup").mkdir()
     (tmp_path / "backup" / "training_metadata.json").write_text('{"epoch": 3, "batch": 0}')
@@ -124,7 +122,7 @@ def _fake_state(workdir, config: dict) -> None:
 
 @pytest.mark.parametrize("model", TRAINED)
 def test_resume_state_of_another_init_is_refused_before_loading_anything(model, tmp_path, monkeypatch):
-    from common.resume import ResumeError, run_config
+    from common.training.resume import ResumeError, run_config
 
     train = importlib.import_module(f"models.{model}.train")
     work = tmp_path / "work"
@@ -143,12 +141,12 @@ def test_resume_state_of_another_init_is_refused_before_loading_anything(model, 
 
 @pytest.mark.parametrize("model", TRAINED)
 def test_same_command_passes_the_resume_check_and_restart_discards(model, tmp_path):
-    from common.training import prepare_run
+    from common.training.fit import prepare_run
 
     train = importlib.import_module(f"models.{model}.train")
     work = tmp_path / "work"
     argv = ["--init", "scratch", "--epochs", "3", "--workdir", str(work)]
-    _fake_state(work, __import__("common.resume").resume.run_config(train.parse_args(argv)))
+    _fake_state(work, importlib.import_module("common.training.resume").run_config(train.parse_args(argv)))
     assert prepare_run(train.parse_args(argv + ["--epochs", "5"])) == 1  # more epochs: same run, resumed
     assert prepare_run(train.parse_args(argv + ["--restart"])) == 0
     assert not (work / "backup").exists()
@@ -179,7 +177,7 @@ def test_epochs_0_still_means_import_only(model):
 
 def test_cli_refuses_another_runs_state_in_one_line(tmp_path):
     """`train --init scratch` interrupted, then `train --init pretrained` on the same --workdir."""
-    from common.resume import run_config
+    from common.training.resume import run_config
     from models.resnet_cifar.train import parse_args
 
     work = tmp_path / "work"
@@ -198,7 +196,7 @@ def test_interrupted_scratch_run_is_not_resumed_by_pretrained(tmp_path):
     require_shared("pretrained", "mlcommons", "pretrainedResnet.h5")
     import keras
 
-    from common.resume import ResumeError
+    from common.training.resume import ResumeError
     from models.resnet_cifar.train import TrainConfig, train
 
     class Interrupt(Exception):

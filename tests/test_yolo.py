@@ -205,7 +205,7 @@ def test_cli_reports_bad_weights_in_one_line_and_writes_nothing(repo, tmp_path):
 # ---- Efinix tflite import ----------------------------------------------------------------------
 
 def test_tflite_import_is_close_to_the_reference_int8_outputs():
-    from common.tflite import Runner
+    from common.graph.runners import Runner
     from models.yolo.darknet import parse_cfg
     from models.yolo.data import load_folder
     from models.yolo.decode import order_heads
@@ -323,7 +323,7 @@ def _fixture(seed):
 
 @pytest.mark.parametrize("seed", range(6))
 def test_map_matches_pycocotools(seed):
-    from common.metrics.detection import coco_map, pycocotools_map
+    from common.evaluation.metrics.detection import coco_map, pycocotools_map
 
     gt, dets = _fixture(seed)
     ours, reference = coco_map(gt, dets), pycocotools_map(gt, dets)
@@ -333,7 +333,7 @@ def test_map_matches_pycocotools(seed):
 
 
 def test_map_edge_cases():
-    from common.metrics.detection import average_precision, coco_map
+    from common.evaluation.metrics.detection import average_precision, coco_map
 
     gt = [np.array([[0, 0, 10, 10], [20, 20, 30, 30]])]
     perfect = [np.array([[0, 0, 10, 10, 0.9], [20, 20, 30, 30, 0.8]])]
@@ -347,7 +347,7 @@ def test_map_edge_cases():
 # ---- data: bad images --------------------------------------------------------------------------
 
 def test_undecodable_image_is_named(tmp_path):
-    from common.images import ImageError
+    from common.data.images import ImageError
     from models.yolo.data import load_folder
 
     (tmp_path / "images").mkdir()
@@ -423,8 +423,9 @@ def test_short_fine_tune_lowers_the_loss(tmp_path):
 def test_make_yolo_end_to_end(repo, tmp_path):
     """`make yolo.tflite` from the imported weights; the int8 file's person mAP@0.5 on coco128_person
     beside the Efinix reference, through the same evaluation code."""
-    from common.quantize import check_int8
-    from common.tflite import Runner, op_names
+    from common.graph.quantize import check_int8
+    from common.graph.tflite import op_names
+    from common.graph.runners import Runner
     from conftest import SHARED
 
     require_shared(*COCO128)

@@ -18,7 +18,7 @@ import numpy as np
 
 from common import env  # noqa: F401
 from common.atomic import write_json
-from common.datasets import DatasetMissingError, tfds_builder, tfds_data_dir
+from common.data.tfds import DatasetMissingError, tfds_builder, tfds_data_dir
 from models.autoencoder.features import (  # noqa: F401  (re-exported: the model's data API)
     DIMS, FRAMES, LABELS, SAMPLE_RATE, ClipError, clip_log_mel, find_splits, log_mel, to_vectors,
 )

@@ -19,10 +19,10 @@ import numpy as np
 from common import env  # noqa: F401
 from common.atomic import atomic_path, write_json, save_figure
 from common.cli import ArgumentParser, add_data_args, user_errors_as_one_line
-from common.evaluation import as_numpy, check_model_files, load_predictor, require_int8_tflite
-from common.cards import NONE, load_card, resolve_reference
-from common.metrics.anomaly import auc_by_group, auc_unmeasurable_reason, plot_roc
-from common.validate import GOLDEN_INPUTS, save_golden_inputs
+from common.evaluation.models import as_numpy, check_model_files, load_predictor, require_int8_tflite
+from common.pipeline.cards import NONE, load_card, resolve_reference
+from common.evaluation.metrics.anomaly import auc_by_group, auc_unmeasurable_reason, plot_roc
+from common.evaluation.validate import GOLDEN_INPUTS, save_golden_inputs
 from models.autoencoder.data import DATASET, FOLDER_HELP, Clips, load_clips, prepare
 from models.autoencoder.features import DIMS, MACHINE_TYPE
 
@@ -90,7 +90,7 @@ def plot_scores_vs_float(result: dict, path: str | os.PathLike) -> Path:
 
 def _reference_path(reference: str | None) -> Path | None:
     """The reference file, or None (asked for none, or a registered file that is nowhere local)."""
-    from common.weights import WeightsNotFoundError
+    from common.data.weights import WeightsNotFoundError
 
     if not reference or reference == NONE:
         return None
@@ -103,7 +103,7 @@ def _reference_path(reference: str | None) -> Path | None:
 
 def calibration_clips(model_path: str | os.PathLike, split: str) -> set[str]:
     """The clips of `split` whose vectors calibrated `model_path` (from its `.quant.json`)."""
-    from common.validate import read_quantization_metadata
+    from common.evaluation.validate import read_quantization_metadata
 
     if not str(model_path).endswith(".tflite"):
         return set()
@@ -215,7 +215,7 @@ def headline(result: dict) -> dict:
 def write_report(result: dict, tflite_path: str | os.PathLike, report_path: str | os.PathLike) -> dict:
     """report.json in the zoo's shape: the headline metric float vs int8 (`headline`), the AUCs, plus
     the .tflite summary."""
-    from common.validate import build_report
+    from common.evaluation.validate import build_report
 
     require_int8_tflite(tflite_path)
     top = headline(result)

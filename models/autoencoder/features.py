@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common.audio import AudioError, list_audio, load_audio
+from common.data.audio import AudioError, list_audio, load_audio
 
 SAMPLE_RATE = 16000
 N_FFT = 1024

@@ -8,7 +8,6 @@ endif
 AUTOENCODER_TFDS_DIR    ?= $(BUILD)/autoencoder/tfds
 AUTOENCODER_INIT        ?= pretrained
 AUTOENCODER_EPOCHS      ?= 0
-autoencoder_DATA_DEPS   ?= models/autoencoder/features.py models/autoencoder/toycar_tfds.py
 autoencoder_DATA_ARGS   ?= $(if $(AUTOENCODER_DATA_DIR),--data-dir $(AUTOENCODER_DATA_DIR)) --tfds-dir $(AUTOENCODER_TFDS_DIR)
 autoencoder_TRAIN_ARGS  ?= --init $(AUTOENCODER_INIT) --epochs $(AUTOENCODER_EPOCHS) --tfds-dir $(AUTOENCODER_TFDS_DIR)
 autoencoder_QUANT_ARGS  ?= --tfds-dir $(AUTOENCODER_TFDS_DIR)

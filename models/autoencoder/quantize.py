@@ -19,10 +19,10 @@ import numpy as np
 
 from common import env  # noqa: F401
 from common.cli import add_data_args, quantize_cli
-from common.quantize import quantize_int8
-from common.representative import (DEFAULT_N, DEFAULT_SEED, calibration_subset, representative_dataset,
+from common.graph.quantize import quantize_int8
+from common.data.calibration import (DEFAULT_N, DEFAULT_SEED, calibration_subset, representative_dataset,
                                    sample_features)
-from common.models_io import load_model
+from common.graph.keras_io import load_model
 
 # "auto": the normal clips of `train` when the data has that split (the MLPerf Tiny recipe), else the
 # normal clips of `test` (a folder of a few labelled clips, e.g. ../shared/data/toycar_samples).

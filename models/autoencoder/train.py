@@ -9,9 +9,9 @@ import os
 from dataclasses import dataclass
 
 from common import env
-from common.models_io import save_model
-from common.training import fit, get_strategy, parse_config, prepare_run
-from common.weights import fetch
+from common.graph.keras_io import save_model
+from common.training.fit import fit, get_strategy, parse_config, prepare_run
+from common.data.weights import fetch
 from models.autoencoder.model import build_model
 
 

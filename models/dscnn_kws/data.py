@@ -22,11 +22,12 @@ import numpy as np
 
 from common import env  # noqa: F401
 from common.atomic import write_json
-from common.audio import AUDIO_EXTENSIONS, AudioError, list_audio, load_audio
-from common.datasets import DatasetMissingError, to_arrays
+from common.data.audio import AUDIO_EXTENSIONS, AudioError, list_audio, load_audio
+from common.data.tfds import DatasetMissingError, to_arrays
 from models.dscnn_kws.frontend import CLIP_SAMPLES, SAMPLE_RATE, extract_features, mfcc, prepare_waveform
 from models.dscnn_kws.frontend import FEATURE_SHAPE  # noqa: F401  (the shape of every clip's features)
 from common.cli import ArgumentParser, add_data_args
+from common.errors import DataLayoutError  # noqa: F401  (raised here; defined in the leaf module)
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -52,8 +53,6 @@ FOLDER_HINT = ("Offline, pass --data-dir with a Speech Commands folder in the <l
 
 FOLDER_HELP = "Speech Commands <label>/<file>.wav|.flac (without it: TFDS speech_commands)"  # what --data-dir holds
 
-class DataLayoutError(ValueError):
-    """A --data-dir is not in the Speech Commands layout; the message says what is missing."""
 
 
 @dataclass
@@ -271,7 +270,7 @@ def load_dataset(
         ds = tf.data.Dataset.from_tensor_slices((np.stack(waves), np.asarray(labels, np.int64)))
         background = _stack_background(noise)
     else:
-        from common.datasets import tfds_builder
+        from common.data.tfds import tfds_builder
 
         builder = tfds_builder(DATASET, tfds_dir, download=download)
         ds = builder.as_dataset(split=split, as_supervised=True, shuffle_files=False)
@@ -314,7 +313,7 @@ def describe(data_dir: str | os.PathLike | None = None, download: bool = True,
             "background_noise_files": len(data.background),
             "class_names": list(CLASS_NAMES),
         }
-    from common.datasets import tfds_builder
+    from common.data.tfds import tfds_builder
 
     builder = tfds_builder(DATASET, tfds_dir, download=download)
     info = builder.info

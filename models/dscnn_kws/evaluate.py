@@ -22,11 +22,11 @@ import numpy as np
 
 from common import env  # noqa: F401
 from common.cli import ArgumentParser, add_data_args, user_errors_as_one_line
-from common.evaluation import as_numpy, cached_predictions, check_model_files, load_predictor, require_input_shape, require_int8_tflite
-from common.metrics import accuracy, confusion_matrix, per_class_accuracy, plot_confusion_matrix
-from common.models_io import load_model
-from common.cards import NONE, load_card, resolve_reference
-from common.datasets import DatasetMissingError
+from common.evaluation.models import as_numpy, cached_predictions, check_model_files, load_predictor, require_input_shape, require_int8_tflite
+from common.evaluation.metrics import accuracy, confusion_matrix, per_class_accuracy, plot_confusion_matrix
+from common.graph.keras_io import load_model
+from common.pipeline.cards import NONE, load_card, resolve_reference
+from common.data.tfds import DatasetMissingError
 from models.dscnn_kws.data import CLASS_NAMES, DATASET, FEATURE_SHAPE, FOLDER_HELP, FOLDER_HINT, Clips, DataLayoutError, load_arrays
 
 DATA = "the MFCC features"
@@ -37,7 +37,7 @@ EVAL_SPLIT = "test"
 
 def held_out_mask(clips: Clips, model_path: str | os.PathLike, data_dir: str | os.PathLike | None) -> np.ndarray | None:
     """True for clips not used to calibrate `model_path` (None: not calibrated on this folder)."""
-    from common.evaluation import held_out_mask as mask_of
+    from common.evaluation.models import held_out_mask as mask_of
 
     return mask_of(clips.files, model_path, data_dir)
 
@@ -94,7 +94,7 @@ def validate_artifacts(
     reference: str | None = None,
 ) -> dict:
     """Float vs int8 on the same MFCCs -> report.json (+ held-out and reference-file accuracies)."""
-    from common.validate import validate
+    from common.evaluation.validate import validate
 
     require_int8_tflite(tflite_path)
     check_model_files(tflite_path, FEATURE_SHAPE, float_model=keras_path, data=DATA)

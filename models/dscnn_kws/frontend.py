@@ -12,7 +12,7 @@ import os
 import numpy as np
 
 from common import env  # noqa: F401
-from common.audio import load_audio
+from common.data.audio import load_audio
 
 SAMPLE_RATE = 16000
 CLIP_SAMPLES = SAMPLE_RATE  # 1 s

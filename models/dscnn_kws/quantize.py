@@ -18,9 +18,9 @@ import numpy as np
 
 from common import env  # noqa: F401
 from common.cli import add_data_args, quantize_cli
-from common.quantize import quantize_int8
-from common.representative import DEFAULT_SEED, representative_dataset, sample_features
-from common.models_io import load_model
+from common.graph.quantize import quantize_int8
+from common.data.calibration import DEFAULT_SEED, representative_dataset, sample_features
+from common.graph.keras_io import load_model
 from models.dscnn_kws.data import DATASET, FOLDER_HELP, FolderData, folder_split, load_arrays, load_clips, scan_folder, speaker_of
 
 CALIBRATION_N = 120  # as many clips as MLPerf Tiny's quant_cal_idxs.txt

@@ -18,9 +18,9 @@ import numpy as np
 
 from common import env
 from common.atomic import write_json
-from common.models_io import save_model
-from common.training import fit, get_strategy, parse_config, prepare_run
-from common.weights import fetch
+from common.graph.keras_io import save_model
+from common.training.fit import fit, get_strategy, parse_config, prepare_run
+from common.data.weights import fetch
 from models.dscnn_kws.data import FEATURE_SHAPE, FOLDER_HELP, load_dataset, scan_folder
 from models.dscnn_kws.model import build_model
 

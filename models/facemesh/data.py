@@ -26,7 +26,7 @@ import numpy as np
 
 from common import env  # noqa: F401
 from common.atomic import write_json
-from common.images import IMAGE_EXTENSIONS, ImageError, read_image, resize
+from common.data.images import IMAGE_EXTENSIONS, ImageError, read_image, resize
 from models.facemesh.detector import FaceDetector
 from common.cli import ArgumentParser, add_data_args
 
@@ -117,7 +117,7 @@ def _folder_items(data_dir: str, split: str) -> Iterator[tuple[str, Callable[[],
 
 
 def _tfds_items(name: str, split: str, tfds_dir: str | None) -> Iterator[tuple[str, Callable[[], np.ndarray]]]:
-    from common.datasets import DatasetMissingError, tfds_builder
+    from common.data.tfds import DatasetMissingError, tfds_builder
 
     tfds_split = TFDS_SPLITS[split]
     try:

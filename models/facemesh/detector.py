@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from common.images import resize
+from common.data.images import resize
 
 DETECTOR_SIZE = 128
 MIN_FACE_SCORE = 0.5  # MediaPipe's min_score_thresh for the short-range detector
@@ -59,7 +59,7 @@ class FaceDetector:
     """MediaPipe's short-range face detector on the LiteRT runner; `detect(image)` -> best face."""
 
     def __init__(self, path: str | os.PathLike | None = None, min_score: float = MIN_FACE_SCORE):
-        from common.tflite import Runner
+        from common.graph.runners import Runner
         from models.facemesh.weights import mediapipe_file
 
         self.runner = Runner(mediapipe_file("mediapipe_face_detection", path))

@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from common import env  # noqa: F401
-from common.cards import NONE, load_card, resolve_reference
+from common.pipeline.cards import NONE, load_card, resolve_reference
 from common.cli import ArgumentParser, user_errors_as_one_line
-from common.evaluation import check_model_files, require_input_shape, require_int8_tflite
-from common.metrics.landmarks import nme_per_sample, plot_landmarks
+from common.evaluation.models import check_model_files, require_input_shape, require_int8_tflite
+from common.evaluation.metrics.landmarks import nme_per_sample, plot_landmarks
 from models.facemesh.data import FaceCrops, add_source_args, load_face_crops
 from models.facemesh.model import INPUT_SHAPE, LEFT_EYE, NUM_LANDMARKS, RIGHT_EYE
 
@@ -52,8 +52,8 @@ def split_outputs(outputs) -> tuple[np.ndarray, np.ndarray]:
 def predict(model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Landmarks and flag logits of a `.tflite`/`.keras` path, a runner or a Keras model (an int8
     `.tflite` runs in TensorFlow Lite Micro). Each (model, images) pair is run once per process."""
-    from common.evaluation import cached_predictions, load_predictor
-    from common.tflite import QuantizedRunner
+    from common.evaluation.models import cached_predictions, load_predictor
+    from common.graph.runners import QuantizedRunner
 
     if isinstance(model, (str, os.PathLike)):
         return split_outputs(load_predictor(model)(x))
@@ -86,7 +86,7 @@ def compare(pred: tuple[np.ndarray, np.ndarray], ref: tuple[np.ndarray, np.ndarr
 
 @functools.lru_cache(maxsize=1)
 def reference_model():
-    from common.tflite import Runner
+    from common.graph.runners import Runner
     from models.facemesh.weights import mediapipe_file
 
     return Runner(mediapipe_file(MEDIAPIPE_REFERENCE))
@@ -129,8 +129,8 @@ def validate_artifacts(keras_path: str | os.PathLike, tflite_path: str | os.Path
                        reference: str | os.PathLike | None = EFINIX_REFERENCE) -> dict:
     """report.json: float Keras and int8 vs MediaPipe float on the evaluation crops, plus the checks
     of issue 7 (import fidelity on all faces, size, op list, `reference` int8 file side by side)."""
-    from common.models_io import load_model
-    from common.validate import validate
+    from common.graph.keras_io import load_model
+    from common.evaluation.validate import validate
 
     require_int8_tflite(tflite_path)
     check_model_files(tflite_path, INPUT_SHAPE, float_model=keras_path, data=DATA)

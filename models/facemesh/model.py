@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from common import env  # noqa: F401
-from common.layers import AcceleratorPReLU, ChannelPad, prelu_form
+from common.graph.layers import AcceleratorPReLU, ChannelPad, prelu_form
 import keras
 
 INPUT_SHAPE = (192, 192, 3)
@@ -43,13 +43,13 @@ class TfliteGraph:
 
     def constant(self, index: int) -> np.ndarray:
         """A constant tensor as float32/int32 NumPy (float16 storage widened to float32)."""
-        from common.tflite import constant
+        from common.graph.tflite import constant
 
         return constant(self.model, index)
 
 
 def read_tflite_graph(path: str | os.PathLike) -> TfliteGraph:
-    from common.tflite import op_names, read_graph
+    from common.graph.tflite import op_names, read_graph
 
     return TfliteGraph(read_graph(path), op_names(path))
 

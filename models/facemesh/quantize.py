@@ -23,11 +23,11 @@ import numpy as np
 
 from common import env  # noqa: F401
 from common.cli import quantize_cli
-from common.quantize import quantize_int8
-from common.same_scale import union_same_scale_ranges
-from common.representative import DEFAULT_N, DEFAULT_SEED, representative_dataset, sample_features
-from common.layers import clamp_mixed_prelu
-from common.models_io import load_model
+from common.graph.quantize import quantize_int8
+from common.graph.same_scale import union_same_scale_ranges
+from common.data.calibration import DEFAULT_N, DEFAULT_SEED, representative_dataset, sample_features
+from common.graph.layers import clamp_mixed_prelu
+from common.graph.keras_io import load_model
 from models.facemesh.data import add_source_args, augment_crops, load_face_crops
 
 CALIBRATION_SPLIT = "calibration"  # never the evaluation photos
@@ -54,7 +54,7 @@ def quantize(
     crops = load_face_crops(split, data_dir=data_dir, tfds_dir=tfds_dir)
     images = np.concatenate([augment_crops(crops.images, seed), crops.whole_images])
     (calibration,) = sample_features(images, n, seed)
-    with union_same_scale_ranges():  # max(x, alpha * x) must not clip x (common/same_scale.py)
+    with union_same_scale_ranges():  # max(x, alpha * x) must not clip x (common/graph/same_scale.py)
         return quantize_int8(model, representative_dataset(calibration), out_path,
                              metadata={"calibration_n": len(calibration), "calibration_seed": seed,
                                        "calibration_split": split, "calibration_faces": len(crops),

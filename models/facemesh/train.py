@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from common import env
-from common.models_io import save_model
+from common.graph.keras_io import save_model
 from models.facemesh.model import INPUT_SHAPE, build_model
 from common.cli import ArgumentParser
 
@@ -31,7 +31,7 @@ class TrainConfig:
 
 def import_check(model, tflite_path, n: int = 4, seed: int = 0) -> dict:
     """Max abs difference of landmarks (px) and face-flag logits between Keras and the tflite."""
-    from common.tflite import Runner
+    from common.graph.runners import Runner
 
     x = np.random.default_rng(seed).uniform(0, 1, (n, *INPUT_SHAPE)).astype(np.float32)
     landmarks, flag = model.predict(x, verbose=0)

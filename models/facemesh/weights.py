@@ -5,7 +5,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from common import weights
+from common.data import weights
 
 MEDIAPIPE_WHEEL = "mediapipe==0.10.14"
 WHEEL_MEMBERS = {
@@ -16,7 +16,7 @@ WHEEL_MEMBERS = {
 
 def extract_from_wheel(name: str, wheel: str | os.PathLike, cache_dir: str | os.PathLike | None = None) -> Path:
     """Take registry entry `name` out of a mediapipe wheel into the Keras cache; verified sha256."""
-    from common.wheels import extract_member
+    from common.data.wheels import extract_member
 
     entry = weights.REGISTRY[name]
     out = Path(cache_dir or weights.keras_cache_dir()) / entry.filename
@@ -35,7 +35,7 @@ def mediapipe_file(name: str, path: str | os.PathLike | None = None, allow_pip: 
     except weights.WeightsNotFoundError:
         if path is not None or not allow_pip:
             raise
-    from common.wheels import download_wheel
+    from common.data.wheels import download_wheel
 
     with tempfile.TemporaryDirectory() as tmp:
         return extract_from_wheel(name, download_wheel(MEDIAPIPE_WHEEL, tmp))

@@ -23,8 +23,8 @@ import numpy as np
 
 from common import env  # noqa: F401
 from common.atomic import write_json
-from common.datasets import to_arrays
-from common.images import ImageError, list_images, read_image, read_yolo_folder, resize
+from common.data.tfds import to_arrays
+from common.data.images import ImageError, list_images, read_image, read_yolo_folder, resize
 from common.cli import ArgumentParser, add_data_args
 
 if TYPE_CHECKING:
@@ -141,7 +141,7 @@ def load_folder(data_dir: str | os.PathLike, color: str = "gray", split: str = "
 
 def coco_builder(tfds_dir: str | os.PathLike | None = None, download: bool = True):
     """The prepared TFDS coco/2017 builder; the error also names the folder alternative."""
-    from common.datasets import DatasetMissingError, tfds_builder
+    from common.data.tfds import DatasetMissingError, tfds_builder
 
     try:
         return tfds_builder(TFDS_NAME, tfds_dir, download=download)

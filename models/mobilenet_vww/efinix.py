@@ -15,10 +15,10 @@ import os
 
 from common import env  # noqa: F401
 from common.atomic import write_bytes
-from common.evaluation import as_numpy
-from common.metrics import accuracy, confusion_matrix
-from common.tflite import device_runner
-from common.weights import fetch
+from common.evaluation.models import as_numpy
+from common.evaluation.metrics import accuracy, confusion_matrix
+from common.graph.runners import device_runner
+from common.data.weights import fetch
 from common.cli import ArgumentParser, add_data_args
 from models.mobilenet_vww.data import CLASS_NAMES, FOLDER_HELP, TFDS_NAME, load_arrays
 

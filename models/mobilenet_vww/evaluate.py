@@ -21,9 +21,9 @@ import numpy as np
 
 from common import env  # noqa: F401
 from common.cli import ArgumentParser, add_data_args, user_errors_as_one_line
-from common.evaluation import as_numpy, check_model_files, held_out_mask, load_predictor, require_input_shape, require_int8_tflite
-from common.metrics import accuracy, confusion_matrix, per_class_accuracy, plot_confusion_matrix
-from common.cards import NONE, load_card, resolve_reference
+from common.evaluation.models import as_numpy, check_model_files, held_out_mask, load_predictor, require_input_shape, require_int8_tflite
+from common.evaluation.metrics import accuracy, confusion_matrix, per_class_accuracy, plot_confusion_matrix
+from common.pipeline.cards import NONE, load_card, resolve_reference
 from models.mobilenet_vww.data import CLASS_NAMES, FOLDER_HELP, TFDS_NAME, load_arrays, load_folder
 from models.mobilenet_vww.model import INPUT_SHAPE
 
@@ -122,8 +122,8 @@ def validate_artifacts(
 ) -> dict:
     """Float vs int8 on the same grayscale images (-> report.json), with the RGB reference scored
     by the same code on the same images and labels."""
-    from common.models_io import load_model
-    from common.validate import validate
+    from common.graph.keras_io import load_model
+    from common.evaluation.validate import validate
 
     require_int8_tflite(tflite_path)
     check_model_files(tflite_path, ACCEPTED_SHAPES[0], float_model=keras_path, data="the gray VWW images")

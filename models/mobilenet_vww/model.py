@@ -8,7 +8,7 @@ reference .h5 so its weights load by name.
 from __future__ import annotations
 
 from common import env  # noqa: F401
-from common.layers import StaticFlatten
+from common.graph.layers import StaticFlatten
 
 INPUT_SHAPE = (96, 96, 1)
 NUM_CLASSES = 2

@@ -15,11 +15,11 @@ from pathlib import Path
 
 from common import env  # noqa: F401
 from common.cli import add_data_args, quantize_cli
-from common.quantize import quantize_int8
-from common.evaluation import folder_calibration
-from common.representative import (DEFAULT_N, DEFAULT_SEED, representative_dataset,
+from common.graph.quantize import quantize_int8
+from common.evaluation.models import folder_calibration
+from common.data.calibration import (DEFAULT_N, DEFAULT_SEED, representative_dataset,
                                    sample_features)
-from common.models_io import load_model
+from common.graph.keras_io import load_model
 from models.mobilenet_vww.data import FOLDER_HELP, TFDS_NAME, load_dataset, load_folder
 
 CALIBRATION_SPLIT = "train"  # TFDS coco/2017 (the evaluation uses "validation")

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from common import env
-from common.models_io import save_model
-from common.training import fit, get_strategy, parse_config, prepare_run
-from common.weights import fetch
+from common.graph.keras_io import save_model
+from common.training.fit import fit, get_strategy, parse_config, prepare_run
+from common.data.weights import fetch
 from models.mobilenet_vww.data import FOLDER_HELP, TFDS_NAME, load_dataset
 from models.mobilenet_vww.model import INPUT_SHAPE, build_model
 

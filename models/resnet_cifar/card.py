@@ -1,5 +1,5 @@
 """Model card of resnet_cifar (read by REPORT.md, benchmarks/zoo.py and evaluate.py)."""
-from common.cards import ModelCard
+from common.pipeline.cards import ModelCard
 
 CARD = ModelCard(
     name="resnet_cifar",

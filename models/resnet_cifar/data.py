@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from common.atomic import write_json
-from common.datasets import shard_by_data, tfds_builder, to_arrays
+from common.data.tfds import shard_by_data, tfds_builder, to_arrays
 from common.cli import ArgumentParser, add_data_args
 
 if TYPE_CHECKING:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from common import env  # noqa: F401
 from common.cli import ArgumentParser, add_data_args, user_errors_as_one_line
-from common.models_io import load_model
-from common.evaluation import as_numpy, check_model_files, load_predictor, require_input_shape, require_int8_tflite
-from common.metrics import accuracy, confusion_matrix, per_class_accuracy, plot_confusion_matrix
+from common.graph.keras_io import load_model
+from common.evaluation.models import as_numpy, check_model_files, load_predictor, require_input_shape, require_int8_tflite
+from common.evaluation.metrics import accuracy, confusion_matrix, per_class_accuracy, plot_confusion_matrix
 from models.resnet_cifar.data import CLASS_NAMES, DATASET, load_arrays
 from models.resnet_cifar.model import INPUT_SHAPE
 
@@ -58,7 +58,7 @@ def validate_artifacts(
     tfds_dir: str | os.PathLike | None = None,
 ) -> dict:
     """Float vs int8 on the same preprocessed test images -> report.json."""
-    from common.validate import validate
+    from common.evaluation.validate import validate
 
     require_int8_tflite(tflite_path)
     check_model_files(tflite_path, INPUT_SHAPE, float_model=keras_path, data=DATA)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from common import env  # noqa: F401
-from common.layers import StaticFlatten
+from common.graph.layers import StaticFlatten
 
 INPUT_SHAPE = (32, 32, 3)
 NUM_CLASSES = 10

@@ -8,10 +8,10 @@ import os
 from pathlib import Path
 
 from common import env  # noqa: F401
-from common.models_io import load_model
+from common.graph.keras_io import load_model
 from common.cli import add_data_args, quantize_cli
-from common.quantize import quantize_int8
-from common.representative import DEFAULT_SEED, representative_dataset, sample_features
+from common.graph.quantize import quantize_int8
+from common.data.calibration import DEFAULT_SEED, representative_dataset, sample_features
 from models.resnet_cifar.data import DATASET, load_arrays
 
 CALIBRATION_SPLIT = "train[:90%]"  # never the test split

@@ -9,9 +9,9 @@ import os
 from dataclasses import dataclass
 
 from common import env
-from common.models_io import save_model
-from common.training import fit, get_strategy, parse_config, prepare_run
-from common.weights import fetch
+from common.graph.keras_io import save_model
+from common.training.fit import fit, get_strategy, parse_config, prepare_run
+from common.data.weights import fetch
 from models.resnet_cifar.data import load_dataset
 from models.resnet_cifar.model import build_model
 
@@ -75,7 +75,7 @@ def train(config: TrainConfig, extra_callbacks: list | None = None):
 
 
 def _steps(config: TrainConfig) -> int:
-    from common.datasets import tfds_builder
+    from common.data.tfds import tfds_builder
     from models.resnet_cifar.data import DATASET
 
     builder = tfds_builder(DATASET, config.tfds_dir)

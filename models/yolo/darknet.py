@@ -15,7 +15,7 @@ import numpy as np
 from common import env  # noqa: F401  (before TensorFlow/Keras)
 
 from common.atomic import atomic_path
-from common.layers import NearestUpsample
+from common.graph.layers import NearestUpsample
 
 SUPPORTED = ("net", "convolutional", "shortcut", "route", "maxpool", "upsample", "dropout", "yolo")
 ACTIVATIONS = ("leaky", "linear", "relu", "logistic")

@@ -16,7 +16,7 @@ import numpy as np
 
 from common import env  # noqa: F401
 from common.atomic import write_json
-from common.images import read_image, read_yolo_folder, resize
+from common.data.images import read_image, read_yolo_folder, resize
 from common.cli import ArgumentParser, add_data_args
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ def load_tfds(split: str = "validation", *, tfds_dir: str | os.PathLike | None =
               download: bool = True) -> DetectionSet:
     """`tfds.load("coco/2017")` as a DetectionSet: all images of `split`, person boxes only
     (crowd boxes dropped)."""
-    from common.datasets import tfds_builder
+    from common.data.tfds import tfds_builder
 
     ds = tfds_builder(TFDS_NAME, tfds_dir, download=download).as_dataset(split=split, shuffle_files=False)
     if limit:
@@ -134,7 +134,7 @@ def load_dataset(
             output_signature=(tf.TensorSpec((*INPUT_SIZE, 3), tf.float32), tf.TensorSpec((None, 4), tf.float32)),
         )
     else:
-        from common.datasets import tfds_builder
+        from common.data.tfds import tfds_builder
 
         ds = tfds_builder(TFDS_NAME, tfds_dir, download=download).as_dataset(split=split, shuffle_files=shuffle)
         if limit:
@@ -182,7 +182,7 @@ def describe(data_dir: str | os.PathLike | None = None, download: bool = True,
         n_person = [int((it.boxes[:, 0] == PERSON).sum()) for it in items]
         return {"dataset": "yolo_folder", "data_dir": str(Path(data_dir).resolve()), "images": len(items),
                 "images_with_person": sum(n > 0 for n in n_person), "person_boxes": sum(n_person)}
-    from common.datasets import tfds_builder
+    from common.data.tfds import tfds_builder
 
     builder = tfds_builder(TFDS_NAME, tfds_dir, download=download)
     return {"dataset": TFDS_NAME, "data_dir": str(builder.data_dir),

@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-from common.metrics.detection import box_iou
+from common.evaluation.metrics.detection import box_iou
 
 # (anchors in pixels, w h) per output, in the model's output order: 3x3 head, then 6x6 head.
 ANCHORS = (

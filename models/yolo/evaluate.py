@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from common import env  # noqa: F401
-from common.evaluation import check_model_files, held_out_mask, load_predictor, require_input_shape, require_int8_tflite
-from common.cards import NONE, load_card, resolve_reference
+from common.evaluation.models import check_model_files, held_out_mask, load_predictor, require_input_shape, require_int8_tflite
+from common.pipeline.cards import NONE, load_card, resolve_reference
 from common.cli import ArgumentParser, add_data_args, user_errors_as_one_line
-from common.metrics.detection import coco_map, plot_precision_recall, precision_at_recall
+from common.evaluation.metrics.detection import coco_map, plot_precision_recall, precision_at_recall
 from models.yolo.data import FOLDER_HELP, TFDS_NAME, DetectionSet, load_arrays, preprocess
 from models.yolo.decode import INPUT_SIZE, decode_batch, to_pixels
 
@@ -88,8 +88,8 @@ def validate_artifacts(
     pr_png: str | os.PathLike | None = None,
 ) -> dict:
     """Float vs int8 (and the reference int8 file) on the same preprocessed images -> report.json."""
-    from common.models_io import load_model
-    from common.validate import validate
+    from common.graph.keras_io import load_model
+    from common.evaluation.validate import validate
 
     require_int8_tflite(tflite_path)
     check_model_files(tflite_path, INPUT_SHAPE, float_model=keras_path, data=DATA)
@@ -140,7 +140,7 @@ def draw(model_path: str | os.PathLike, image_path: str | os.PathLike, out_png: 
     from PIL import Image, ImageDraw
 
     from common.atomic import atomic_path
-    from common.images import read_image
+    from common.data.images import read_image
 
     image = read_image(image_path, "RGB")
     rows = detections(load_predictor(model_path), preprocess(image)[None])[0]

@@ -10,6 +10,3 @@ yolo_TRAIN_ARGS ?= --init efinix --epochs $(YOLO_EPOCHS)
 YOLO_ACTIVATION_RANGES ?= $(if $(filter 0,$(YOLO_EPOCHS)),efinix,calibrated)
 yolo_QUANT_ARGS ?= $(if $(YOLO_DATA_DIR),--data-dir $(YOLO_DATA_DIR)) --activation-ranges $(YOLO_ACTIVATION_RANGES)
 yolo_EVAL_ARGS  ?= $(if $(YOLO_DATA_DIR),--data-dir $(YOLO_DATA_DIR)) --pr-png $(BUILD)/yolo/pr_curve.png
-
-$(BUILD)/yolo/model.keras: models/yolo/yolo_pico.cfg models/yolo/darknet.py models/yolo/tflite_import.py \
-	models/yolo/decode.py models/yolo/targets.py

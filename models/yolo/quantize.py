@@ -15,13 +15,13 @@ import numpy as np
 
 from common import env  # noqa: F401
 from common.cli import add_data_args, quantize_cli
-from common.quantize import quantize_int8
-from common.evaluation import folder_calibration
-from common.representative import (DEFAULT_N, DEFAULT_SEED, representative_dataset,
+from common.graph.quantize import quantize_int8
+from common.evaluation.models import folder_calibration
+from common.data.calibration import (DEFAULT_N, DEFAULT_SEED, representative_dataset,
                                    sample_features)
-from common.ranges import adopt_activation_ranges
-from common.models_io import load_model
-from common.weights import fetch
+from common.graph.ranges import adopt_activation_ranges
+from common.graph.keras_io import load_model
+from common.data.weights import fetch
 from models.yolo.data import FOLDER_HELP, INPUT_SIZE, TFDS_NAME, load_arrays
 
 CALIBRATION_SPLIT = "train"  # TFDS coco/2017 only

@@ -13,7 +13,7 @@ import os
 import numpy as np
 
 from common import env  # noqa: F401
-from common.tflite import constant, op_names, read_graph
+from common.graph.tflite import constant, op_names, read_graph
 from models.yolo.darknet import BN_EPSILON, Cfg, _conv_layers
 
 

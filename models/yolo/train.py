@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from common import env
-from common.models_io import save_model
-from common.training import fit, get_strategy, parse_config, prepare_run
-from common.weights import fetch
+from common.graph.keras_io import save_model
+from common.training.fit import fit, get_strategy, parse_config, prepare_run
+from common.data.weights import fetch
 from models.yolo.darknet import load_weights, parse_cfg
 from models.yolo.decode import ANCHORS, INPUT_SIZE
 from models.yolo.model import CFG_PATH, build_model

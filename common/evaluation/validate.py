@@ -9,10 +9,11 @@ from typing import Any, Callable
 import numpy as np
 
 from common.atomic import atomic_path, write_json
-from common.quantize import read_quantization_metadata  # noqa: F401  (re-exported)
-from common.evaluation import cached_predictions, load_predictor
-from common.tflite import DEVICE_RUNTIME, Runner, list_ops, tensor_types
-from common.weights import sha256_of
+from common.graph.quantize import read_quantization_metadata  # noqa: F401  (re-exported)
+from common.evaluation.models import cached_predictions, load_predictor
+from common.graph.tflite import list_ops, tensor_types
+from common.graph.runners import DEVICE_RUNTIME, Runner
+from common.data.weights import sha256_of
 
 
 def versions() -> dict[str, str]:

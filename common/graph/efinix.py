@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 
+from common.errors import EfinixCompatibilityError  # noqa: F401  (raised here; defined in the leaf module)
+
 
 # TensorFlow Lite Micro's AllOpsResolver as of 2022 (tensorflow/tflite-micro all_ops_resolver.cc).
 EFINIX_ANALYZER_OPS = frozenset({
@@ -32,12 +34,10 @@ EFINIX_ANALYZER_OPS = frozenset({
 })
 
 
-class EfinixCompatibilityError(RuntimeError):
-    """The `.tflite` breaks a rule of the Efinix TinyML Generator / its TFLM firmware."""
 
 
 def _constant_or_none(model, index: int):
-    from common.tflite import constant
+    from common.graph.tflite import constant
 
     try:
         return constant(model, index)
@@ -49,7 +49,7 @@ def efinix_violations(path: str | os.PathLike) -> list[str]:
     """Every broken rule as 'OP #k: what is wrong; the rule' (empty when the file is compatible)."""
     from ai_edge_litert import schema_py_generated as schema
 
-    from common.tflite import op_names, read_graph
+    from common.graph.tflite import op_names, read_graph
 
     model = read_graph(path)
     graph = model.subgraphs[0]

@@ -1,5 +1,5 @@
 """Quality metrics shared by the zoo's models: classification here; detection, anomaly and landmark
-metrics in sibling modules (`common.metrics.<kind>`)."""
+metrics in sibling modules (`common.evaluation.metrics.<kind>`)."""
 from __future__ import annotations
 
 import os

@@ -6,7 +6,7 @@ gives the group the *output's* calibrated range and imposes it on the producers,
 PReLU output and is clipped for its other consumer (`a * x`): facemesh NME 1.07% instead of 0.68%.
 `union_same_scale_ranges()` makes every tensor of such a group carry the union of their calibrated
 ranges before the quantizer reads them, so nothing is clipped (the output's negative side gets a
-slightly coarser step). Used as a context manager around `common.quantize.quantize_int8`.
+slightly coarser step). Used as a context manager around `common.graph.quantize.quantize_int8`.
 """
 from __future__ import annotations
 

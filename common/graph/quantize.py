@@ -11,16 +11,15 @@ from typing import Any, Callable, Iterator
 
 from common import env  # noqa: F401  (quiet TF before it is imported)
 from common.atomic import write_bytes, write_json
-from common.efinix import check_efinix
-from common.tflite import op_names, tensor_types
-from common.weights import sha256_of
+from common.errors import QuantizationError  # noqa: F401  (raised here; defined in the leaf module)
+from common.graph.efinix import check_efinix
+from common.graph.tflite import op_names, tensor_types
+from common.data.weights import sha256_of
 
 # Tensor types a full-int8 graph may hold: int8 data, int32 biases and shape operands.
 ALLOWED_TENSOR_TYPES = frozenset({"INT8", "INT32"})
 
 
-class QuantizationError(RuntimeError):
-    """The converted graph is not full-int8."""
 
 
 def convert_int8(model, representative: Callable[[], Iterator[list]], per_channel_dense: bool = False) -> bytes:
@@ -110,7 +109,7 @@ def quantize_int8(
 ) -> Path:
     """Convert, verify (full int8, Efinix rules) and atomically write `out_path` + its metadata
     sidecar; nothing is written if any check fails. `transform` edits the converted flatbuffer
-    before the checks (e.g. `common.ranges.adopt_activation_ranges`)."""
+    before the checks (e.g. `common.graph.ranges.adopt_activation_ranges`)."""
     import hashlib
 
     start = time.perf_counter()

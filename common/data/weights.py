@@ -14,6 +14,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.errors import ChecksumError, WeightsNotFoundError  # noqa: F401  (raised here; defined in the leaf module)
+
 WEIGHTS_DIR_ENV = "ZOO_WEIGHTS_DIR"
 CACHE_SUBDIR = "zoo_weights"
 
@@ -21,12 +23,8 @@ _MLCOMMONS = "https://github.com/mlcommons/tiny/raw/master/benchmark/training"
 _EFINIX = "https://github.com/Efinix-Inc/tinyml/raw/main/tools/tinyml_generator/model"
 
 
-class ChecksumError(RuntimeError):
-    """A weights file does not have the sha256 pinned in the registry."""
 
 
-class WeightsNotFoundError(RuntimeError):
-    """A weights file is neither local nor downloadable."""
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
+from common.errors import ImageError, LabelError  # noqa: F401  (raised here; defined in the leaf module)
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".ppm", ".gif", ".webp")
 
 
-class ImageError(ValueError):
-    """An image cannot be decoded; the message names the file."""
 
 
 def read_image(path: str | os.PathLike, mode: str = "RGB") -> np.ndarray:
@@ -48,8 +48,6 @@ class LabelledImage:
     boxes: np.ndarray  # (n, 5): class, cx, cy, w, h (normalised 0..1)
 
 
-class LabelError(ValueError):
-    """A YOLO label line that cannot be a box; the message names the file and line."""
 
 
 def read_yolo_labels(path: str | os.PathLike) -> np.ndarray:

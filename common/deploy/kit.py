@@ -1,7 +1,7 @@
 """Deployment kit for one model: the `.tflite` as a C array (TFLM conventions), golden int8 vectors
 for bit-exactness checks on the target, the accelerator coverage report and the profile.
 
-    python -m common.deploy --tflite build/resnet_cifar/model.tflite --name resnet_cifar \\
+    python -m common.deploy.kit --tflite build/resnet_cifar/model.tflite --name resnet_cifar \\
         --golden build/resnet_cifar/golden_inputs.npz --float-model build/resnet_cifar/model.keras --out build/resnet_cifar
 """
 from __future__ import annotations
@@ -15,7 +15,8 @@ import numpy as np
 
 from common.atomic import atomic_path, json_text
 from common.cli import ArgumentParser, positive_int
-from common.tflite import EFINIX_ACCELERATED_OPS, TFLMRunner, list_ops
+from common.graph.tflite import EFINIX_ACCELERATED_OPS, list_ops
+from common.graph.runners import TFLMRunner
 
 BYTES_PER_LINE = 12
 
@@ -147,7 +148,7 @@ def golden_files(tflite_path: str | os.PathLike, inputs: Sequence[np.ndarray], n
 
 def read_golden_inputs(golden: str | os.PathLike, tflite_path: str | os.PathLike, n: int) -> list[np.ndarray]:
     """The first `n` samples of a `golden_inputs.npz`, refused unless they fit the model's inputs."""
-    from common.tflite import Runner
+    from common.graph.runners import Runner
 
     golden = Path(golden)
     if not golden.is_file():
@@ -192,8 +193,8 @@ def deploy(
     latency_runs: int = 100,
 ) -> dict[str, Any]:
     """Check every input, compute the whole kit, then write it all or nothing (`write_kit`)."""
-    from common.profile import latency_ms, profile_tflite, tflm_invoke_ms
-    from common.tflite import Runner, tflm_arena_bytes, tflm_recorded_arena_bytes
+    from common.deploy.profile import latency_ms, profile_tflite, tflm_invoke_ms
+    from common.graph.runners import Runner, tflm_arena_bytes, tflm_recorded_arena_bytes
 
     if golden_n < 1 or latency_runs < 1:
         raise ValueError(f"golden_n and latency_runs must be >= 1 (got {golden_n}, {latency_runs})")
@@ -217,7 +218,7 @@ def deploy(
     profile["latency_ms"] = latency_ms(tflite_path, runs=latency_runs)
     profile["tflm_invoke_ms"] = tflm_invoke_ms(tflite_path, runs=max(1, min(latency_runs, 20)))
     if float_model:
-        from common.models_io import load_model
+        from common.graph.keras_io import load_model
 
         profile["params"] = int(load_model(float_model).count_params())
     files["accelerator.json"] = json_text(accel)

@@ -12,8 +12,8 @@ figure that depends on the CPU by design (LiteRT's x86 kernels; README "Reproduc
 machines"). A README that disagrees with the build fails `check` (the end-to-end tests call it on
 their fresh build), and
 
-    python -m common.readme_numbers --build build            # check every model README; exit 1 on drift
-    python -m common.readme_numbers --build build --write    # rewrite the marked numbers from the build
+    python -m common.evaluation.readme_numbers --build build            # check every model README; exit 1 on drift
+    python -m common.evaluation.readme_numbers --build build --write    # rewrite the marked numbers from the build
 
 regenerates them.
 """
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from common.atomic import atomic_path
-from common.cards import MODELS_DIR, model_names
+from common.pipeline.cards import MODELS_DIR, model_names
 from common.cli import ArgumentParser, UserError, user_errors_as_one_line
 
 FORMATS: dict[str, Callable[[float], str]] = {
@@ -159,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(line)
     if drift:
         print(f"{len(drift)} README numbers differ from {args.build}; "
-              f"`python -m common.readme_numbers --build {args.build} --write` rewrites them", file=sys.stderr)
+              f"`python -m common.evaluation.readme_numbers --build {args.build} --write` rewrites them", file=sys.stderr)
         raise SystemExit(1)
 
 

@@ -1,6 +1,6 @@
 """The zoo-wide report: `build/REPORT.md` from each model's report.json, profile.json and plots.
 
-    python -m common.report --build build --out build/REPORT.md
+    python -m common.evaluation.zoo_report --build build --out build/REPORT.md
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 from common.atomic import atomic_path
-from common.cards import CardError, load_card
+from common.pipeline.cards import CardError, load_card
 from common.cli import ArgumentParser
 
 
@@ -75,7 +75,7 @@ def model_row(name: str, build: Path) -> list[str]:
 
 def generator_section(build: Path, models: list[str]) -> list[str]:
     """The Efinix TinyML Generator configuration of each model (`make <model>.efinix`), if built."""
-    from common.efinix_generator import ANALYZER_MODE_KEYS, read_defines
+    from common.deploy.efinix_generator import ANALYZER_MODE_KEYS, read_defines
 
     rows = []
     for name in models:

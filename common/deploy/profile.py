@@ -1,5 +1,5 @@
 """Static and measured profile of an int8 `.tflite`: MACs per layer, peak activation memory
-(tensor lifetimes in execution order; an estimate, the TFLM arena is measured in common.tflite),
+(tensor lifetimes in execution order; an estimate, the TFLM arena is measured in common.graph.tflite),
 size, LiteRT latency and TFLM invoke time."""
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from common.tflite import op_names, read_graph
+from common.graph.tflite import op_names, read_graph
 
 _BYTES = {0: 4, 1: 2, 2: 4, 3: 1, 4: 8, 6: 1, 7: 2, 9: 1, 10: 8}  # TensorType -> bytes per element
 
@@ -84,14 +84,14 @@ def profile_tflite(path: str | os.PathLike) -> dict[str, Any]:
 
 def litert_runner(path: str | os.PathLike, threads: int = 1):
     """LiteRT with its default optimized kernels (XNNPACK where it applies): what x86/ARM hosts run."""
-    from common.tflite import Runner
+    from common.graph.runners import Runner
 
     return Runner(path, num_threads=threads, kernels="optimized")
 
 
 def tflm_runner(path: str | os.PathLike):
     """TensorFlow Lite Micro (reference kernels, on this CPU): the closest proxy for microcontroller cycles."""
-    from common.tflite import TFLMRunner
+    from common.graph.runners import TFLMRunner
 
     return TFLMRunner(path)
 

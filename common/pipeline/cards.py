@@ -3,7 +3,7 @@
 The zoo report, `benchmarks/zoo.py` and every `evaluate.py` default read the cards; adding a model
 is one folder under `models/` with its `card.py`.
 
-    from common.cards import all_cards, load_card, resolve_reference
+    from common.pipeline.cards import all_cards, load_card, resolve_reference
     load_card("yolo").efinix_reference          # "efinix_yolo"
     resolve_reference("efinix_yolo")            # registry name -> verified local file
     resolve_reference("my/other.tflite")        # a path -> that file (must exist)
@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 NONE = "none"  # a CLI value meaning "no reference"
 
 
@@ -31,7 +31,7 @@ class ModelCard:
     quality_target: str
     calibration: str  # where the int8 calibration data comes from
     calibration_n: int  # how many calibration samples (0: ranges taken from another file)
-    references: tuple[str, ...] = ()  # registry names (common.weights) of reference models, main one first
+    references: tuple[str, ...] = ()  # registry names (common.data.weights) of reference models, main one first
     efinix_reference: str | None = None  # registry name of the Efinix TinyML Generator's file
 
     @property
@@ -55,7 +55,7 @@ def load_card(name: str) -> ModelCard:
         raise CardError(f"unknown model {name!r}: no models/{name}/card.py (models: {', '.join(model_names())})")
     card = getattr(importlib.import_module(f"models.{name}.card"), "CARD", None)
     if not isinstance(card, ModelCard):
-        raise CardError(f"models/{name}/card.py must define CARD = common.cards.ModelCard(...)")
+        raise CardError(f"models/{name}/card.py must define CARD = common.pipeline.cards.ModelCard(...)")
     if card.name != name:
         raise CardError(f"models/{name}/card.py: CARD.name is {card.name!r}, expected {name!r}")
     return card
@@ -67,9 +67,9 @@ def all_cards() -> dict[str, ModelCard]:
 
 
 def resolve_reference(name_or_path: str | os.PathLike) -> Path:
-    """A registered weights name (`common.weights.REGISTRY`, fetched and sha256-checked) or the path
+    """A registered weights name (`common.data.weights.REGISTRY`, fetched and sha256-checked) or the path
     of an existing file. Anything else is a FileNotFoundError that says what is accepted."""
-    from common.weights import REGISTRY, fetch
+    from common.data.weights import REGISTRY, fetch
 
     text = str(name_or_path)
     if text in REGISTRY:

@@ -9,10 +9,9 @@ import zipfile
 from pathlib import Path
 
 from common.atomic import write_bytes
+from common.errors import WheelError  # noqa: F401  (raised here; defined in the leaf module)
 
 
-class WheelError(RuntimeError):
-    """The wheel cannot be downloaded, or lacks the requested member."""
 
 
 def extract_member(wheel: str | os.PathLike, member: str, out_path: str | os.PathLike) -> Path:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from common.atomic import atomic_path, write_json
+from common.errors import ResumeError  # noqa: F401  (raised here; defined in the leaf module)
 
 BACKUP_DIR = "backup"
 METADATA = "training_metadata.json"
@@ -26,8 +27,6 @@ FORMAT = 2  # 1 = Keras' BackupAndRestore (latest.weights.h5, no configuration)
 NOT_PART_OF_THE_RUN = frozenset({"epochs", "out", "workdir", "restart"})
 
 
-class ResumeError(ValueError):
-    """The saved resume state cannot be used for this command (other configuration, or damaged)."""
 
 
 def run_config(config: Any) -> dict:

@@ -1,12 +1,12 @@
 """Training plumbing every model shares: callbacks, resume, distribution strategy, option parsing.
-Model files are saved and loaded by `common.models_io`."""
+Model files are saved and loaded by `common.graph.keras_io`."""
 from __future__ import annotations
 
 import json
 import os
 
 from common import env  # noqa: F401
-from common.models_io import load_model, save_model  # noqa: F401  (their home before common.models_io)
+from common.graph.keras_io import load_model, save_model  # noqa: F401  (their home before common.graph.keras_io)
 from common.workers import for_this_worker
 
 STRATEGIES = ("default", "mirrored", "multiworker")
@@ -15,14 +15,14 @@ STRATEGIES = ("default", "mirrored", "multiworker")
 def standard_callbacks(workdir: str | os.PathLike, monitor: str = "val_loss", config=None) -> list:
     """Checkpoint every epoch, resume after interruption, stop on NaN, log to TensorBoard.
 
-    The backup callback (`common.resume`) keeps the weights of the last finished epoch and the
+    The backup callback (`common.training.resume`) keeps the weights of the last finished epoch and the
     run's configuration `config` in `workdir/backup`, written atomically; re-running the same
     command resumes from there, another configuration is refused. It is removed once training
     ends normally.
     """
     import keras
 
-    from common.resume import backup_callback
+    from common.training.resume import backup_callback
 
     workdir = for_this_worker(workdir)
     (workdir / "checkpoints").mkdir(parents=True, exist_ok=True)
@@ -191,10 +191,10 @@ def check_train_config(config) -> None:
 
 def prepare_run(config) -> int:
     """First step of every model's `train(config)`, before data or weights are loaded: check the
-    options (ValueError) and the resume state in `config.workdir` (common.resume.ResumeError: another
+    options (ValueError) and the resume state in `config.workdir` (common.training.resume.ResumeError: another
     configuration's or a damaged state; `config.restart` discards it). Returns the epoch training
     resumes from (0 = from the start)."""
-    from common.resume import check_resume
+    from common.training.resume import check_resume
 
     check_train_config(config)
     if getattr(config, "epochs", 0) == 0:

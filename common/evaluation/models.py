@@ -7,19 +7,18 @@ from pathlib import Path
 import numpy as np
 
 from common import env  # noqa: F401
-from common.tflite import Runner, device_runner
+from common.errors import ModelFileError  # noqa: F401  (raised here; defined in the leaf module)
+from common.graph.runners import Runner, device_runner
 
 INT8_TENSOR_TYPES = frozenset({"INT8", "INT32"})  # int32 = biases and shape operands of a full-int8 graph
 
 
-class ModelFileError(ValueError):
-    """A model file that cannot stand where it is given (not int8, or the wrong input shape)."""
 
 
 def require_int8_tflite(path: str | os.PathLike, role: str = "--model") -> Path:
     """`path` if it is a full-int8 `.tflite` (int8 inputs and outputs, no float tensors); otherwise a
     one-line ModelFileError, so that a float file never fills `metric_int8`."""
-    from common.tflite import tensor_types
+    from common.graph.tflite import tensor_types
 
     path = Path(path)
     if not path.is_file():
@@ -51,7 +50,7 @@ def input_shapes(path: str | os.PathLike) -> list[tuple[int, ...]]:
         except ValueError as exc:
             raise ModelFileError(str(exc)) from None
     if path.suffix in (".keras", ".h5"):
-        from common.models_io import load_model
+        from common.graph.keras_io import load_model
 
         shapes = load_model(path).input_shape
         shapes = shapes if isinstance(shapes, list) else [shapes]
@@ -122,7 +121,7 @@ def load_predictor(path: str | os.PathLike, runtime: str = "device"):
 
         return lambda x: cached_predictions(_file_key(path, runtime), x, run)
     if path.suffix in (".keras", ".h5"):
-        from common.models_io import load_model
+        from common.graph.keras_io import load_model
 
         model = load_model(path)
         return lambda x: cached_predictions(_file_key(path, "keras"), x,
@@ -161,7 +160,7 @@ def relative_names(paths: list[str], data_dir: str | os.PathLike) -> list[str]:
 def calibration_files(tflite_path: str | os.PathLike, data_dir: str | os.PathLike | None) -> set[str] | None:
     """The files of `data_dir` (relative paths) that calibrated `tflite_path`, from its sidecar;
     None when it was calibrated on other data (or is not a zoo-built .tflite)."""
-    from common.quantize import read_quantization_metadata
+    from common.graph.quantize import read_quantization_metadata
 
     if not data_dir or not str(tflite_path).endswith(".tflite"):
         return None
@@ -176,7 +175,7 @@ def folder_calibration(x: np.ndarray, paths: list[str], data_dir: str | os.PathL
     """The rows of `x` (one per file in `paths`, below the folder `data_dir`) of a seeded `fraction`
     of the files, and the `.quant.json` entries through which evaluation leaves those files out
     (`held_out_mask`)."""
-    from common.representative import calibration_subset
+    from common.data.calibration import calibration_subset
 
     names = relative_names(paths, data_dir)
     chosen = set(calibration_subset(names, fraction, seed))

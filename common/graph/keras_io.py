@@ -22,7 +22,7 @@ def load_model(path: str | os.PathLike):
     """Load a `.keras`/`.h5` model with the zoo's custom layers registered; no optimizer state."""
     import keras
 
-    from common import layers  # noqa: F401  (registers the custom layers)
+    from common.graph import layers  # noqa: F401  (registers the custom layers)
 
     if not Path(path).is_file():
         raise FileNotFoundError(f"no Keras model at {path}")

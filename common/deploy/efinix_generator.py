@@ -1,8 +1,8 @@
 """Headless Efinix TinyML Generator: run its model analyzer (`bin/tflite`) on a `.tflite` and write
 what the GUI writes: `tinyml_core<id>_define.v` (accelerator configuration for the RTL) and
-`<name>_model_data.cc/.h` (the model as a C array, `common.deploy.write_c_array`).
+`<name>_model_data.cc/.h` (the model as a C array, `common.deploy.kit.write_c_array`).
 
-    python -m common.efinix_generator --tflite build/facemesh/model.tflite --name facemesh \\
+    python -m common.deploy.efinix_generator --tflite build/facemesh/model.tflite --name facemesh \\
         --out build/facemesh/efinix [--analyzer PATH] [--axi-dw 128] [--modes "ADD=DISABLE MUL=LITE"]
 
 The analyzer comes from --analyzer or $EFINIX_TFLITE_BIN (Efinix-Inc/tinyml, tools/tinyml_generator/bin/tflite).
@@ -24,6 +24,7 @@ from pathlib import Path
 
 from common.atomic import atomic_path
 from common.cli import ArgumentParser
+from common.errors import GeneratorError  # noqa: F401  (raised here; defined in the leaf module)
 
 ANALYZER_ENV = "EFINIX_TFLITE_BIN"
 AXI_DW_CHOICES = (32, 64, 128, 256, 512)
@@ -48,8 +49,6 @@ ANALYZER_KEYS = (*ANALYZER_MODE_KEYS.values(), "conv_depthw_std_out_ch_fifo_a", 
                  "conv_depthw_std_cnt_dth", "fc_max_in_node", "fc_max_out_node", "tinyml_cache", "cache_depth")
 
 
-class GeneratorError(Exception):
-    """A user error (bad option, missing analyzer) or an analyzer failure: one line for the CLI."""
 
 
 @dataclass(frozen=True)
@@ -180,7 +179,7 @@ def generate(tflite: str | os.PathLike, out_dir: str | os.PathLike, name: str, a
              options: GeneratorOptions = GeneratorOptions()) -> list[Path]:
     """Validate, analyse, then write the define file and the C array into `out_dir` (nothing is
     written if any step fails)."""
-    from common.deploy import write_c_array
+    from common.deploy.kit import write_c_array
 
     options.validate()
     analyzer = analyzer or os.environ.get(ANALYZER_ENV)

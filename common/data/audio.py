@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
+from common.errors import AudioError  # noqa: F401  (raised here; defined in the leaf module)
+
 AUDIO_EXTENSIONS = (".wav", ".flac")
 
 
-class AudioError(ValueError):
-    """An audio file is unreadable, corrupt or empty; the message names the file."""
 
 
 def load_audio(path: str | os.PathLike, sample_rate: int = 16000) -> np.ndarray:

@@ -4,12 +4,11 @@ from __future__ import annotations
 import os
 
 from common import env  # noqa: F401
+from common.errors import DatasetMissingError  # noqa: F401  (raised here; defined in the leaf module)
 
 DATA_DIR_ENV = "TFDS_DATA_DIR"
 
 
-class DatasetMissingError(RuntimeError):
-    """A dataset is neither prepared locally nor downloadable."""
 
 
 def tfds_data_dir(data_dir: str | os.PathLike | None = None) -> str | None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common.tflite import op_names, read_graph
+from common.graph.tflite import op_names, read_graph
 
 _BIASED_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV"}
 

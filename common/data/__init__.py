@@ -1,0 +1,1 @@
+"""Data: TFDS access, images, audio, items and their identity, calibration samples, published files."""

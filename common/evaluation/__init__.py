@@ -1,0 +1,1 @@
+"""Scoring: model checks, metrics, statistics, report.json, REPORT.md, README numbers."""

@@ -1,0 +1,1 @@
+"""The pipeline every model runs: recipes, then data -> quantize -> evaluate."""

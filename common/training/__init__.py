@@ -1,0 +1,1 @@
+"""Training plumbing: fit, distribution strategies, resume state."""
