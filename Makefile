@@ -12,7 +12,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONDONTWRITEBYTECODE = 1
 
 # Models that have a full pipeline in models/<name>/ (data, train, quantize, evaluate).
-MODELS := $(sort $(patsubst models/%/evaluate.py,%,$(wildcard models/*/evaluate.py)))
+MODELS := $(sort $(patsubst models/%/recipe.py,%,$(wildcard models/*/recipe.py)))
 # What each step's output depends on: every source file its command loaded the last time it ran,
 # recorded by the command itself in <target>.d (common/depfile.py, like a C compiler's -MD). Before a
 # first run (no .d yet), a target depends on every source file of common/ and of its model.
@@ -99,7 +99,8 @@ $(BUILD)/$(1)/model.tflite: $(BUILD)/$(1)/model.keras $(call DEPS,$(BUILD)/$(1)/
 
 $(BUILD)/$(1)/report.json: $(BUILD)/$(1)/model.tflite $(BUILD)/$(1)/model.keras \
 		$(call DEPS,$(BUILD)/$(1)/report.json,$(1)) | $(STAMP)
-	$$(STEP) models.$(1).evaluate --model $$< --float-model $(BUILD)/$(1)/model.keras --report $$@ $$($(1)_EVAL_ARGS)
+	$$(STEP) models.$(1).evaluate --model $$< --float-model $(BUILD)/$(1)/model.keras --report $$@ \
+		--plots-dir $(BUILD)/$(1) $$($(1)_EVAL_ARGS)
 
 $(BUILD)/$(1)/$(1)_model_data.cc: $(BUILD)/$(1)/report.json $(call DEPS,$(BUILD)/$(1)/$(1)_model_data.cc,$(1)) | $(STAMP)
 	$$(STEP) common.deploy --tflite $(BUILD)/$(1)/model.tflite --name $(1) --out $(BUILD)/$(1) \

@@ -45,8 +45,6 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(EXIT_USER_ERROR, f"error: {message} (see {self.prog} --help)\n")
 
 
-
-
 def positive_int(text: str) -> int:
     """argparse type: an integer >= 1."""
     try:
@@ -125,6 +123,19 @@ def cli_errors(*extra: type[BaseException]) -> Iterator[None]:
             raise
         print(f"error: {_one_line(exc)}", file=sys.stderr)
         raise SystemExit(EXIT_USER_ERROR) from None
+
+
+def output_dir(text: str) -> Path:
+    """argparse type for an output folder: refused at parse time if it cannot be created or written."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{path} exists and is not a directory")
+    folder = path
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"cannot write into {path}: {folder} is not a writable directory")
+    return path
 
 
 def user_errors_as_one_line(*extra: type[BaseException]) -> Callable[[F], F]:

@@ -10,7 +10,7 @@ import pytest
 
 from common.data.audio import AudioError, load_audio
 from common.data.images import LabelError, read_yolo_labels
-from conftest import REPO, require_shared
+from tests.helpers import REPO, require_shared
 
 BAD_LINES = {
     "nan": ("0 nan 0.5 0.2 0.2", "NaN"),

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from conftest import REPO, require_shared
+from tests.helpers import REPO, require_shared
 
 
 def test_every_model_folder_has_a_complete_card():
@@ -112,21 +112,3 @@ def test_zoo_report_has_no_absolute_paths_and_shows_unmeasurable_metrics(tmp_pat
     md = build_report(build, build / "REPORT.md").read_text()
     assert "/home/me" not in md and "top1_accuracy (subset); AUC: n/a (3 clips)" in md
     assert not re.search(r"(?<![\w.])/(home|work|tmp)/", md)
-
-
-def test_autoencoder_headline_is_the_held_out_deviation_when_auc_is_meaningless():
-    from common.evaluation.metrics.anomaly import auc_by_group, auc_unmeasurable_reason
-    from models.autoencoder.evaluate import headline
-
-    three = auc_by_group([1, 0, 0], [10.2, 9.98, 10.5], ["id_01"] * 3)
-    deviation = {"held_out_max_abs_rel_diff": 0.024, "max_abs_rel_diff": 0.03, "held_out_files": ["a", "b"]}
-    result = {"auc": {"model": three, "float": three}, "model_vs_float": deviation, "split": "test", "n_clips": 3}
-    head = headline(result)
-    assert head["metric_int8"] == 0.024 and head["higher_is_better"] is False and "2 held-out" in head["metric"]
-    assert head["not_measured"][0]["metric"] == "AUC" and head["not_measured"][0]["reason"].startswith("3 clips")
-
-    y = [0] * 10 + [1] * 10
-    enough = auc_by_group(y, list(range(20)), ["id_01"] * 20)
-    assert auc_unmeasurable_reason(enough) is None
-    head = headline({**result, "auc": {"model": enough, "float": enough}})
-    assert head["metric_int8"] == 1.0 and head["higher_is_better"] and head["not_measured"] == []

@@ -75,7 +75,7 @@ def test_failed_download_is_actionable(tmp_path, monkeypatch):
 
 
 def test_registry_matches_shared_checksums():
-    from conftest import require_shared
+    from tests.helpers import require_shared
 
     sums = require_shared("pretrained", "SHA256SUMS")
     published = {line.split()[1].split("/")[-1]: line.split()[0] for line in sums.read_text().splitlines() if line}

@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from conftest import require_shared  # noqa: E402
+from tests.helpers import require_shared  # noqa: E402
 
 MODELS = sorted(p.parent.name for p in (REPO / "models").glob("*/data.py"))
 

@@ -9,7 +9,7 @@ from common.graph.quantize import convert_int8, quantize_int8
 from common.data.calibration import representative_dataset
 from common.graph.tflite import read_graph
 from common.graph.runners import Runner, TFLMRunner, tflm_arena_bytes, tflm_recorded_arena_bytes
-from conftest import require_shared
+from tests.helpers import require_shared
 
 
 def _calibration(shape, n=16):

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import require_shared
+from tests.helpers import require_shared
 
 
 def _free_ports(n: int) -> list[int]:

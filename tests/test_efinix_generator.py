@@ -3,7 +3,6 @@ checked against the analyzer's own values, the GUI's rules and the shipped defin
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,67 +11,19 @@ import numpy as np
 import pytest
 
 from common.deploy import efinix_generator as gen
-from common.data.weights import fetch
-from conftest import SHARED, require_shared
+from common.pipeline.recipe import all_recipes
+from common.pipeline.references import fetch_file
+from tests.helpers import SHARED, analyzer, c_array_bytes, check_define_file, check_our_model, example_defines, example_keys
 
-# Our model -> the registered Efinix reference file it is compared with.
-REFERENCES = {
-    "resnet_cifar": "efinix_resnet",
-    "dscnn_kws": "efinix_dscnn",
-    "autoencoder": "efinix_autoencoder",
-    "mobilenet_vww": "efinix_mobilenet",
-    "yolo": "efinix_yolo",
-    "facemesh": "efinix_face_landmark",
-}
-LINE = re.compile(r'`define TML_C(\d+)_([A-Z_]+)\t("[A-Z]+"|\d+)')
+# Our model -> its recipe's Efinix reference file (the file the Efinix TinyML Generator ships).
+RECIPES = all_recipes()
+REFERENCES = {name: r.efinix_reference for name, r in RECIPES.items() if r.efinix_reference}
 
 
-def analyzer() -> Path:
-    return require_shared("efinix_tinyml_generator", "bin", "tflite")
-
-
-def example_defines() -> list[Path]:
-    return sorted(require_shared("efinix_tinyml_generator", "example_defines").glob("*.v"))
-
-
-def example_keys(path: Path) -> list[str]:
-    return [re.match(r"`define TML_C0_(\w+)", line).group(1) for line in path.read_text().splitlines()]
-
-
-def c_array_bytes(source: Path) -> bytes:
-    body = source.read_text().split("{", 1)[1].split("}", 1)[0]
-    return bytes(int(v, 16) for v in re.findall(r"0x([0-9a-f]{2})", body))
-
-
-def check_define_file(path: Path, analysis: dict[str, int], options: gen.GeneratorOptions) -> dict:
-    """Format of example_defines (order, tabs, quoting) and the GUI's rules against `analysis`."""
-    lines = path.read_text().splitlines()
-    assert path.read_text().endswith("\n")
-    for line in lines:
-        m = LINE.fullmatch(line)
-        assert m, f"malformed line {line!r}"
-        assert int(m.group(1)) == options.core
-    keys = [LINE.fullmatch(line).group(2) for line in lines]
-    for example in example_defines():
-        assert keys == example_keys(example), f"key order differs from {example.name}"
-    values = gen.read_defines(path)
-    for name, key in gen.ANALYZER_MODE_KEYS.items():
-        expected = options.modes.get(name, "STANDARD" if analysis[key] else "DISABLE")
-        assert values[f"{name}_MODE"] == expected, name
-    for key in ("conv_depthw_std_out_ch_fifo_a", "conv_depthw_std_filter_fifo_a", "conv_depthw_std_cnt_dth",
-                "fc_max_in_node", "fc_max_out_node"):
-        assert values[key.upper()] == analysis[key]
-    depth = values["CACHE_DEPTH"]
-    assert 512 <= depth <= 16384 and depth & (depth - 1) == 0
-    if 512 <= analysis["cache_depth"] <= 16384:
-        assert depth / 2 ** 0.5 <= analysis["cache_depth"] <= depth * 2 ** 0.5  # nearest power of two
-    assert values["AXI_DW"] == options.axi_dw
-    assert values["CONV_DEPTHW_STD_IN_PARALLEL"] == options.in_parallel
-    assert values["CONV_DEPTHW_STD_OUT_PARALLEL"] == options.out_parallel
-    assert "RESHAPE_MODE" not in values and "RS_MODE" in values
-    return values
-
-
+def fetch(model_or_file: str) -> Path:
+    """The Efinix file of a model (by the model's name or the file's)."""
+    model = next(m for m, f in REFERENCES.items() if model_or_file in (m, f))
+    return fetch_file(RECIPES[model], REFERENCES[model])
 def test_example_defines_parse_and_share_one_key_order():
     examples = example_defines()
     assert len(examples) == 6
@@ -126,20 +77,6 @@ def test_reference_settings_on_the_ti180_board(tmp_path):
     values = check_define_file(define, analysis, options)
     assert values["MUL_MODE"] == "LITE" and values["RS_MODE"] == "DISABLE"
     assert all(line.startswith("`define TML_C1_") for line in define.read_text().splitlines())
-
-
-def check_our_model(tflite: Path, model: str, out: Path) -> dict:
-    """The generator output for one of our files: format and rules against the analyzer, the same
-    accelerator modes as the Efinix reference file (mobilenet_vww's FC aside: the reference ends in a
-    1x1 CONV_2D), and the C array holds the file's bytes. Called by every end-to-end test."""
-    options = gen.GeneratorOptions()
-    gen.generate(tflite, out, model, analyzer(), options)
-    ours = check_define_file(out / "tinyml_core0_define.v", gen.run_analyzer(analyzer(), tflite, options), options)
-    reference = dict(gen.configure(gen.run_analyzer(analyzer(), fetch(REFERENCES[model]), options), options))
-    differs = {k for k in ours if k.endswith("_MODE") and ours[k] != reference[k]}
-    assert differs <= ({"FC_MODE"} if model == "mobilenet_vww" else set()), differs
-    assert c_array_bytes(out / f"{model}_model_data.cc") == tflite.read_bytes()
-    return ours
 
 
 @pytest.mark.parametrize("model", sorted(REFERENCES))

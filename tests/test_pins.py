@@ -12,7 +12,7 @@ import tomllib
 
 import pytest
 
-from conftest import REPO
+from tests.helpers import REPO
 
 
 def pinned_distributions() -> set[str]:

@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from conftest import REPO, require_shared
+from tests.helpers import REPO, require_shared
 
 TRAINED = ("resnet_cifar", "dscnn_kws", "autoencoder", "mobilenet_vww", "yolo")
 PRETRAINED_INIT = {"yolo": "efinix"}

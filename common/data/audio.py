@@ -12,8 +12,6 @@ from common.errors import AudioError  # noqa: F401  (raised here; defined in the
 AUDIO_EXTENSIONS = (".wav", ".flac")
 
 
-
-
 def load_audio(path: str | os.PathLike, sample_rate: int = 16000) -> np.ndarray:
     """Mono float32 samples in [-1, 1] at `sample_rate`.
 

@@ -1,11 +1,20 @@
-"""Deterministic calibration-sample selection for post-training quantization.
+"""Calibration data: which items calibrate (the held-out rules) and the seeded samples the converter sees.
 
-Works on any model's data: a NumPy array, a tuple of arrays (multi-input models), or any iterable
-of samples (a `tf.data.Dataset`, a generator). Selection is seeded, so the same data, N and seed
-always give the same calibration set and hence a byte-identical `.tflite`.
+A rule picks the calibrating items among the ids of the split that evaluation also scores, so that
+the rest stays to be scored (`common.data.items.held_out_mask` leaves the picked ones out):
+
+- `SeededFraction(0.5)`: a seeded half of the items (at least one picked, at least one left);
+- `WholeGroups(group)`: whole groups (e.g. a speaker's clips) in a seeded order until `n` items;
+- `EveryKth(3)`: in each folder, every 3rd item by name, starting with the first.
+
+Selection is seeded, so the same data, N and seed always give the same calibration set and hence a
+byte-identical `.tflite`. Sampling works on any model's data: a NumPy array, a tuple of arrays
+(multi-input models) or any iterable of samples (a `tf.data.Dataset`, a generator).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
@@ -22,6 +31,77 @@ def select_indices(n_total: int, n: int = DEFAULT_N, seed: int = DEFAULT_SEED) -
         raise ValueError("cannot calibrate on an empty dataset")
     n = min(n, n_total)
     return np.sort(np.random.default_rng(seed).choice(n_total, size=n, replace=False))
+
+
+def calibration_subset(names: Sequence[str], fraction: float = 0.5, seed: int = DEFAULT_SEED) -> list[str]:
+    """The seeded `fraction` of `names` that calibrates (at least one; with two or more at least one
+    is left out), sorted."""
+    if not 0 < fraction < 1:
+        raise ValueError(f"calibration fraction must be in (0, 1), got {fraction}")
+    names = sorted(names)
+    if not names:
+        raise ValueError("cannot calibrate on an empty dataset")
+    k = min(max(1, round(fraction * len(names))), max(1, len(names) - 1))
+    picked = np.random.default_rng(seed).choice(len(names), size=k, replace=False)
+    return sorted(names[i] for i in picked)
+
+
+@dataclass(frozen=True)
+class SeededFraction:
+    """A seeded `fraction` of the items calibrates; `n` inputs are then sampled from them."""
+
+    fraction: float = 0.5
+    sample: bool = True
+
+    def select(self, ids: Sequence[str], n: int, seed: int) -> list[str]:
+        return calibration_subset(ids, self.fraction, seed)
+
+    def describe(self) -> str:
+        return f"a seeded {self.fraction:.0%} of the items"
+
+
+@dataclass(frozen=True)
+class WholeGroups:
+    """Whole groups (`group(id)`, a "module:attribute" reference: e.g. the speaker of a clip) drawn in a
+    seeded order until at least `n` items; all their items calibrate (no further sampling)."""
+
+    group: str
+    sample: bool = False
+
+    def select(self, ids: Sequence[str], n: int, seed: int) -> list[str]:
+        from common.refs import resolve
+
+        key_of = resolve(self.group)
+        groups: dict[str, list[str]] = {}
+        for item in ids:
+            groups.setdefault(key_of(item), []).append(item)
+        keys = sorted(groups)
+        chosen: list[str] = []
+        for i in np.random.default_rng(seed).permutation(len(keys)):
+            if len(chosen) >= n:
+                break
+            chosen += groups[keys[i]]
+        return sorted(chosen)
+
+    def describe(self) -> str:
+        return f"whole groups ({self.group.rpartition(':')[2]}) in a seeded order until n items"
+
+
+@dataclass(frozen=True)
+class EveryKth:
+    """In each folder, every `k`-th item by name (the first, the (k+1)-th, ...) calibrates."""
+
+    k: int = 3
+    sample: bool = True
+
+    def select(self, ids: Sequence[str], n: int, seed: int) -> list[str]:
+        by_folder: dict[PurePosixPath, list[str]] = {}
+        for item in ids:
+            by_folder.setdefault(PurePosixPath(item).parent, []).append(item)
+        return sorted(item for items in by_folder.values() for i, item in enumerate(sorted(items)) if i % self.k == 0)
+
+    def describe(self) -> str:
+        return f"every {self.k}th item of each folder by name"
 
 
 def _as_features(sample: Any) -> tuple[np.ndarray, ...]:
@@ -82,15 +162,9 @@ def representative_dataset(features: Samples | Sequence[np.ndarray]) -> Callable
     return generator
 
 
-def calibration_subset(names: Sequence[str], fraction: float = 0.5, seed: int = DEFAULT_SEED) -> list[str]:
-    """The seeded `fraction` of a folder dataset's files that calibrates (at least one; with two or
-    more files at least one is left out): the rest is what evaluation scores, so the scored data
-    never calibrated the file."""
-    if not 0 < fraction < 1:
-        raise ValueError(f"calibration fraction must be in (0, 1), got {fraction}")
-    names = sorted(names)
-    if not names:
-        raise ValueError("cannot calibrate on an empty dataset")
-    k = min(max(1, round(fraction * len(names))), max(1, len(names) - 1))
-    picked = np.random.default_rng(seed).choice(len(names), size=k, replace=False)
-    return sorted(names[i] for i in picked)
+def noise_trace(input_shape: Sequence[int], input_range: tuple[float, float], seed: int = DEFAULT_SEED,
+                n: int = 8) -> np.ndarray:
+    """Seeded uniform noise over the input range: what the converter traces the graph with when a pass
+    replaces every calibrated range afterwards (no data decides any scale)."""
+    low, high = input_range
+    return np.random.default_rng(seed).uniform(low, high, (n, *input_shape)).astype(np.float32)

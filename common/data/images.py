@@ -13,8 +13,6 @@ from common.errors import ImageError, LabelError  # noqa: F401  (raised here; de
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".ppm", ".gif", ".webp")
 
 
-
-
 def read_image(path: str | os.PathLike, mode: str = "RGB") -> np.ndarray:
     """uint8 HxWxC array (`mode` "RGB" or "L" for grayscale HxWx1); ImageError if undecodable."""
     from PIL import Image, UnidentifiedImageError
@@ -46,8 +44,6 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
 class LabelledImage:
     image: Path
     boxes: np.ndarray  # (n, 5): class, cx, cy, w, h (normalised 0..1)
-
-
 
 
 def read_yolo_labels(path: str | os.PathLike) -> np.ndarray:

@@ -9,8 +9,6 @@ from common.errors import DatasetMissingError  # noqa: F401  (raised here; defin
 DATA_DIR_ENV = "TFDS_DATA_DIR"
 
 
-
-
 def tfds_data_dir(data_dir: str | os.PathLike | None = None) -> str | None:
     return str(data_dir) if data_dir else os.environ.get(DATA_DIR_ENV) or None
 

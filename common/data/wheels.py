@@ -12,8 +12,6 @@ from common.atomic import write_bytes
 from common.errors import WheelError  # noqa: F401  (raised here; defined in the leaf module)
 
 
-
-
 def extract_member(wheel: str | os.PathLike, member: str, out_path: str | os.PathLike) -> Path:
     """Copy `member` (a path inside the archive, e.g. `pkg/data/file.bin`) out of `wheel`, atomically."""
     try:

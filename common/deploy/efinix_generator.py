@@ -49,8 +49,6 @@ ANALYZER_KEYS = (*ANALYZER_MODE_KEYS.values(), "conv_depthw_std_out_ch_fifo_a", 
                  "conv_depthw_std_cnt_dth", "fc_max_in_node", "fc_max_out_node", "tinyml_cache", "cache_depth")
 
 
-
-
 @dataclass(frozen=True)
 class GeneratorOptions:
     axi_dw: int = 128

@@ -34,8 +34,6 @@ EFINIX_ANALYZER_OPS = frozenset({
 })
 
 
-
-
 def _constant_or_none(model, index: int):
     from common.graph.tflite import constant
 

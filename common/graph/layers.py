@@ -36,7 +36,7 @@ class AcceleratorPReLU(keras.layers.Layer):
       `clamp_mixed_prelu` trades this for the two-op form with alpha clamped to 1.
 
     In int8, MAXIMUM/MINIMUM share one scale between inputs and output: quantize these layers under
-    `common.graph.same_scale.union_same_scale_ranges()` so that the block's activation `x` keeps its whole
+    the `union_same_scale_ranges` pass (common.graph.passes) so that the block's activation `x` keeps its whole
     range for its other consumers instead of the narrower range of the op's output.
     """
 

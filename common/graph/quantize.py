@@ -20,8 +20,6 @@ from common.data.weights import sha256_of
 ALLOWED_TENSOR_TYPES = frozenset({"INT8", "INT32"})
 
 
-
-
 def convert_int8(model, representative: Callable[[], Iterator[list]], per_channel_dense: bool = False) -> bytes:
     """Convert a Keras model to a full-int8 flatbuffer (builtin int8 ops only, int8 I/O).
 
@@ -45,29 +43,6 @@ def convert_int8(model, representative: Callable[[], Iterator[list]], per_channe
             return converter.convert()
     except Exception as exc:
         raise QuantizationError(f"full-int8 conversion of {model.name!r} failed: {exc}") from exc
-
-
-def compact(flatbuffer: bytes) -> bytes:
-    """Drop strings the runtimes never read: long fused tensor names become `t<i>` (I/O tensors
-    keep readable `input_<k>`/`output_<k>` names), signature defs and conversion metadata go.
-    Microcontroller flash is the budget; the Efinix reference files carry none of these either."""
-    from ai_edge_litert.tools import flatbuffer_utils
-
-    model = flatbuffer_utils.read_model_from_bytearray(bytearray(flatbuffer))
-    model.description = None
-    model.signatureDefs = None
-    keep = []
-    for entry in model.metadata or []:
-        if entry.name in (b"min_runtime_version", "min_runtime_version"):
-            keep.append(entry)
-    model.metadata = keep
-    for subgraph in model.subgraphs:
-        subgraph.name = None
-        io_names = {i: f"input_{k}" for k, i in enumerate(subgraph.inputs)}
-        io_names.update({o: f"output_{k}" for k, o in enumerate(subgraph.outputs)})
-        for i, tensor in enumerate(subgraph.tensors):
-            tensor.name = io_names.get(i, f"t{i}")
-    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
 def check_int8(path_or_bytes: str | os.PathLike | bytes) -> None:
@@ -100,28 +75,29 @@ def read_quantization_metadata(tflite_path: str | os.PathLike) -> dict[str, Any]
     return meta
 
 
-def quantize_int8(
-    model,
-    representative: Callable[[], Iterator[list]],
-    out_path: str | os.PathLike,
-    metadata: dict[str, Any] | None = None,
-    transform: Callable[[bytes], bytes] | None = None,
-) -> Path:
-    """Convert, verify (full int8, Efinix rules) and atomically write `out_path` + its metadata
-    sidecar; nothing is written if any check fails. `transform` edits the converted flatbuffer
-    before the checks (e.g. `common.graph.ranges.adopt_activation_ranges`)."""
+def write_quantized(out_path: str | os.PathLike, flatbuffer: bytes, metadata: dict[str, Any]) -> Path:
+    """Write `out_path` and its `.quant.json` sidecar (which records the `.tflite`'s sha256), each
+    atomically. The sidecar goes first: a kill between the two renames leaves a sidecar whose sha256
+    does not match the old `.tflite`, which readers ignore; never a `.tflite` described by another
+    file's sidecar."""
     import hashlib
 
-    start = time.perf_counter()
-    flatbuffer = compact(convert_int8(model, representative))
-    if transform is not None:
-        flatbuffer = transform(flatbuffer)
-    ptq_seconds = time.perf_counter() - start
-    out_path = Path(out_path)
-    check_int8(flatbuffer)
-    check_efinix(flatbuffer, label=f"{out_path.name} (not written)")
-    # Sidecar first: a kill between the two renames leaves a sidecar whose sha256 does not match the
-    # old .tflite, which readers ignore; never a .tflite described by another file's sidecar.
-    write_json(metadata_path(out_path), {**(metadata or {}), "ptq_seconds": round(ptq_seconds, 2),
-                                         "tflite_sha256": hashlib.sha256(flatbuffer).hexdigest()})
+    write_json(metadata_path(out_path), {**metadata, "tflite_sha256": hashlib.sha256(flatbuffer).hexdigest()})
     return write_bytes(out_path, flatbuffer)
+
+
+def quantize_int8(model, representative: Callable[[], Iterator[list]], out_path: str | os.PathLike,
+                  metadata: dict[str, Any] | None = None) -> Path:
+    """Convert a Keras model, compact it (`common.graph.passes.COMPACT`, checked), verify (full int8,
+    Efinix rules) and write `out_path` + sidecar; nothing is written if any check fails. The
+    pipeline's quantize step (common.pipeline.quantize) does the same around a recipe's passes."""
+    from common.graph.passes import COMPACT, PassContext
+
+    start = time.perf_counter()
+    converted = convert_int8(model, representative)
+    flatbuffer, _ = COMPACT.apply(converted, PassContext())
+    COMPACT.check(converted, flatbuffer, PassContext(), {})
+    check_int8(flatbuffer)
+    check_efinix(flatbuffer, label=f"{Path(out_path).name} (not written)")
+    return write_quantized(out_path, flatbuffer, {**(metadata or {}),
+                                                 "ptq_seconds": round(time.perf_counter() - start, 2)})

@@ -64,7 +64,7 @@ class QuantizedRunner:
         if progress:
             from tqdm import tqdm
 
-            starts = tqdm(starts, desc=f"{self.label} {self.path.name}", unit="batch")
+            starts = tqdm(starts, desc=f"{self.label} {self.path.name}", unit="batch", disable=None)  # no bars in logs
         for start in starts:
             q_in = [self.quantize(a[start : start + step], d) for a, d in zip(xs, self.inputs)]
             outs = self.run_quantized(q_in)

@@ -4,12 +4,41 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
+from typing import Callable, ClassVar
 
 from common import env  # noqa: F401
 from common.graph.keras_io import load_model, save_model  # noqa: F401  (their home before common.graph.keras_io)
 from common.workers import for_this_worker
 
 STRATEGIES = ("default", "mirrored", "multiworker")
+
+
+@dataclass
+class TrainConfig:
+    """The options every model's training takes. A model subclasses it with its own defaults and
+    options, and names itself in `model` (its outputs default to build/<model>/)."""
+
+    model: ClassVar[str] = ""
+    init: str = "scratch"  # "scratch", or where the model's published weights come from
+    epochs: int = 0  # 0 with a pretrained --init: import only
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    train_split: str = "train"
+    val_split: str = "validation"
+    seed: int = 0
+    steps_per_epoch: int | None = None  # cap for quick runs/tests
+    weights: str | None = None  # an explicit path to the published weights
+    data_dir: str | None = None  # folder dataset (the model's layout)
+    tfds_dir: str | None = None  # TFDS data directory
+    workdir: str = ""  # default build/<model>/train
+    out: str = ""  # default build/<model>/model.keras
+    strategy: str = "default"
+    restart: bool = False  # discard the resume state in workdir
+
+    def __post_init__(self):
+        self.workdir = self.workdir or f"build/{self.model}/train"
+        self.out = self.out or f"build/{self.model}/model.keras"
 
 
 def standard_callbacks(workdir: str | os.PathLike, monitor: str = "val_loss", config=None) -> list:
@@ -128,12 +157,12 @@ def _arg_type(annotation: str, default):
 
 def parse_config(config_cls, argv: list[str] | None, description: str | None,
                  help: dict[str, str] | None = None, choices: dict[str, tuple] | None = None,
-                 no_folder: str | None = None):
+                 no_folder: str | None = None, recipe=None):
     """A `--flag` per field of the dataclass `config_cls` (defaults, types and choices from it);
     returns the filled dataclass. `help`/`choices` add to COMMON_HELP and the strategy choices.
-    Fields `data_dir`/`tfds_dir` get the zoo's data-option help (`help` describes the folder layout);
-    `no_folder` (a TFDS dataset name) adds a `--data-dir` that is refused, for a model without a
-    folder source."""
+    Fields `data_dir`/`tfds_dir` get the zoo's data-option help: from `recipe` (its folder layout and
+    TFDS dataset; a recipe without a folder source refuses --data-dir), else from `help`; `no_folder`
+    (a TFDS dataset name) refuses --data-dir for a config without a `data_dir` field."""
     import argparse
     import dataclasses
 
@@ -146,6 +175,13 @@ def parse_config(config_cls, argv: list[str] | None, description: str | None,
         pass
 
     help.setdefault("restart", "discard the resume state in --workdir and train from epoch 0")
+    refused = None
+    if recipe is not None:
+        help.setdefault("tfds_dir", f"holds {recipe.data.tfds}" if recipe.data.tfds else "")
+        if recipe.data.folder is None:
+            refused = recipe.data.tfds
+        else:
+            help.setdefault("data_dir", recipe.data.folder)
     if "data_dir" in help:  # the zoo's data options mean the same in every CLI (common.cli.add_data_args)
         help["data_dir"] = DATA_DIR_HELP.format(layout=help["data_dir"])
     help["tfds_dir"] = TFDS_DIR_HELP + (f"; {help['tfds_dir']}" if help.get("tfds_dir") else "")
@@ -155,6 +191,8 @@ def parse_config(config_cls, argv: list[str] | None, description: str | None,
         kwargs = {"default": default, "help": help.get(f.name), "choices": choices.get(f.name)}
         if isinstance(default, bool):
             kwargs["action"] = argparse.BooleanOptionalAction
+        elif f.name == "data_dir" and refused:
+            kwargs.update(type=refuse_folder(refused), help=NO_FOLDER_HELP.format(dataset=refused))
         else:
             kwargs["type"] = _arg_type(str(f.type), default)
         parser.add_argument("--" + f.name.replace("_", "-"), **kwargs)
@@ -200,6 +238,38 @@ def prepare_run(config) -> int:
     if getattr(config, "epochs", 0) == 0:
         return 0  # nothing is trained: the resume state is neither read nor touched
     return check_resume(config)
+
+
+def import_weights(model, path):
+    """`model` with the weights of a published Keras file whose layers (and order) are the same."""
+    import keras
+
+    reference = keras.models.load_model(path, compile=False)
+    if model.count_params() != reference.count_params():
+        raise ValueError(f"{path} has {reference.count_params()} parameters, our model {model.count_params()}")
+    model.set_weights(reference.get_weights())
+    return model
+
+
+def run_training(config: TrainConfig, build: Callable, compile: Callable, datasets: Callable | None = None,
+                 callbacks: list | tuple = (), monitor: str = "val_loss", **fit_kwargs):
+    """What every model's `train(config)` does: check the options and the resume state (before any
+    data or weights are loaded), seed, `build()` the model under the distribution strategy, and with
+    `config.epochs > 0` get `datasets()` -> (train, validation), `compile(model, train_ds)` and fit
+    (checkpoints, resume, NaN stop, TensorBoard); then save `config.out` atomically."""
+    prepare_run(config)
+    env.set_seed(config.seed)
+    strategy = get_strategy(config.strategy)
+    with strategy.scope():
+        model = build()
+    if config.epochs > 0:
+        train_ds, val_ds = datasets()
+        with strategy.scope():
+            compile(model, train_ds)
+        fit(model, train_ds, val_ds, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
+            workdir=config.workdir, config=config, callbacks=callbacks, monitor=monitor, **fit_kwargs)
+    save_model(model, config.out)
+    return model
 
 
 def fit(model, train_ds, val_ds, *, epochs: int, steps_per_epoch: int | None, workdir: str | os.PathLike,

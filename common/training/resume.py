@@ -27,8 +27,6 @@ FORMAT = 2  # 1 = Keras' BackupAndRestore (latest.weights.h5, no configuration)
 NOT_PART_OF_THE_RUN = frozenset({"epochs", "out", "workdir", "restart"})
 
 
-
-
 def run_config(config: Any) -> dict:
     """The options that define a training run (a dataclass or dict), JSON-compatible."""
     items = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)

@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from common import env  # noqa: F401
-from common.atomic import write_json
+from common.data.items import DataSource, Items
 from common.data.tfds import DatasetMissingError, tfds_builder, tfds_data_dir
+from common.pipeline.data import step as data_step
 from models.autoencoder.features import (  # noqa: F401  (re-exported: the model's data API)
     DIMS, FRAMES, LABELS, SAMPLE_RATE, ClipError, clip_log_mel, find_splits, log_mel, to_vectors,
 )
 from models.autoencoder.toycar_tfds import NAME as DATASET
 from models.autoencoder.toycar_tfds import Dcase2020Toycar  # noqa: F401  (registers the builder)
-from common.cli import ArgumentParser, add_data_args
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -53,9 +53,6 @@ class Clips:
         keep = [i for i in range(len(self)) if label is None or self.labels[i] == label]
         return Clips([self.files[i] for i in keep], [self.labels[i] for i in keep],
                      [self.machine_ids[i] for i in keep], [self.log_mels[i] for i in keep], self.problems)
-
-
-FOLDER_HELP = f"extracted ToyCar folder (DCASE layout, or normal/ + anomaly/), (re)built into --tfds-dir as {DATASET}"
 
 
 def builder(tfds_dir: str | os.PathLike | None = None, download: bool = False):
@@ -149,30 +146,54 @@ def vector_dataset(split: str = "train", *, tfds_dir: str | os.PathLike | None =
     return _vectors(builder(tfds_dir), split, "normal")
 
 
-def describe(tfds_dir: str | os.PathLike | None = None) -> dict:
-    b = builder(tfds_dir)
-    return {
+def resolve_split(split: str, b) -> str:
+    """"auto": the train split where the data has one (the MLPerf Tiny recipe), else test."""
+    if split != "auto":
+        return split
+    return "train" if "train" in b.info.splits else "test"
+
+
+def list_items(source: DataSource, split: str, purpose: str = "evaluate") -> tuple[str, list[str]]:
+    """(the split, its clips' file names in order); calibration reads normal clips only."""
+    b = prepare(source.data_dir, source.tfds_dir) if source.data_dir else builder(source.tfds_dir)
+    split = resolve_split(split, b)
+    clips = load_clips(split, tfds_dir=source.tfds_dir, label="normal" if purpose == "calibrate" else None)
+    return split, list(clips.files)
+
+
+def load_items(source: DataSource, split: str, *, only: set[str] | None = None, purpose: str = "evaluate") -> Items:
+    """The clips of `split` (those of `only`) as items: per clip its log-mel frames (x), 0 normal / 1
+    anomaly (y), its machine id; the content hash is of the frames (the TFDS store keeps no audio)."""
+    import hashlib
+
+    b = prepare(source.data_dir, source.tfds_dir) if source.data_dir else builder(source.tfds_dir)
+    split = resolve_split(split, b)
+    clips = load_clips(split, tfds_dir=source.tfds_dir, label="normal" if purpose == "calibrate" else None)
+    keep = [i for i, f in enumerate(clips.files) if only is None or f in only]
+    return Items([clips.log_mels[i] for i in keep], np.asarray([clips.labels[i] for i in keep], np.int64),
+                 [clips.files[i] for i in keep],
+                 [hashlib.sha256(np.ascontiguousarray(clips.log_mels[i]).tobytes()).hexdigest() for i in keep],
+                 f"ToyCar {split}", skipped=[{"file": p["file"], "error": p["reason"]} for p in clips.problems
+                                             if p.get("action") == "skipped"],
+                 columns={"machine_id": [clips.machine_ids[i] for i in keep]})
+
+
+def describe(source: DataSource, download: bool = True) -> dict:
+    """Build the TFDS dataset (from the folder when one is given) and summarise it."""
+    b = prepare(source.data_dir, source.tfds_dir) if source.data_dir or download else builder(source.tfds_dir)
+    summary = {
         "dataset": DATASET,
         "version": str(b.info.version),
         "data_dir": str(b.data_dir),
         "splits": {name: s.num_examples for name, s in b.info.splits.items()},
         "problems": list(b.info.metadata.get("problems", [])),
     }
+    for problem in summary["problems"]:
+        print(f"{problem['split']}/{problem['file']}: {problem['action']} ({problem['reason']})")
+    return summary
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = ArgumentParser(description=__doc__)
-    add_data_args(parser, folder=FOLDER_HELP + "; without it: download dev_data_ToyCar.zip", tfds=DATASET,
-                  tfds_help=f"{DATASET} is built into it")
-    parser.add_argument("--out", type=Path, help="write the summary JSON here (atomically)")
-    args = parser.parse_args(argv)
-    prepare(args.data_dir, args.tfds_dir)
-    summary = describe(args.tfds_dir)
-    for p in summary["problems"]:
-        print(f"{p['split']}/{p['file']}: {p['action']} ({p['reason']})")
-    if args.out:
-        write_json(args.out, summary)
-    print({k: v for k, v in summary.items() if k != "problems"})
+main = data_step("autoencoder")
 
 
 if __name__ == "__main__":

@@ -11,5 +11,4 @@ AUTOENCODER_EPOCHS      ?= 0
 autoencoder_DATA_ARGS   ?= $(if $(AUTOENCODER_DATA_DIR),--data-dir $(AUTOENCODER_DATA_DIR)) --tfds-dir $(AUTOENCODER_TFDS_DIR)
 autoencoder_TRAIN_ARGS  ?= --init $(AUTOENCODER_INIT) --epochs $(AUTOENCODER_EPOCHS) --tfds-dir $(AUTOENCODER_TFDS_DIR)
 autoencoder_QUANT_ARGS  ?= --tfds-dir $(AUTOENCODER_TFDS_DIR)
-autoencoder_EVAL_ARGS   ?= --tfds-dir $(AUTOENCODER_TFDS_DIR) --roc-png $(BUILD)/autoencoder/roc.png \
-	--scores-png $(BUILD)/autoencoder/scores_int8_vs_float.png
+autoencoder_EVAL_ARGS   ?= --tfds-dir $(AUTOENCODER_TFDS_DIR)

@@ -3,12 +3,12 @@ Dense + BatchNorm + ReLU everywhere but the output layer; 269,992 parameters lik
 from __future__ import annotations
 
 from common import env  # noqa: F401
+from models.autoencoder.recipe import RECIPE
 
-INPUT_DIM = 640
 HIDDEN = (128, 128, 128, 128, 8, 128, 128, 128, 128)
 
 
-def build_model(input_dim: int = INPUT_DIM, hidden: tuple[int, ...] = HIDDEN):
+def build_model(input_dim: int = RECIPE.input_shape[0], hidden: tuple[int, ...] = HIDDEN):
     """The MLPerf Tiny `keras_model.get_model` graph (layer order matches ad01.h5)."""
     import keras
     from keras import layers

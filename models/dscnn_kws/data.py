@@ -21,21 +21,22 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from common import env  # noqa: F401
-from common.atomic import write_json
 from common.data.audio import AUDIO_EXTENSIONS, AudioError, list_audio, load_audio
 from common.data.tfds import DatasetMissingError, to_arrays
 from models.dscnn_kws.frontend import CLIP_SAMPLES, SAMPLE_RATE, extract_features, mfcc, prepare_waveform
 from models.dscnn_kws.frontend import FEATURE_SHAPE  # noqa: F401  (the shape of every clip's features)
-from common.cli import ArgumentParser, add_data_args
+from common.data.items import DataSource, Items, file_sha256, tfds_ids
 from common.errors import DataLayoutError  # noqa: F401  (raised here; defined in the leaf module)
+from common.pipeline.data import step as data_step
+from models.dscnn_kws.recipe import RECIPE
 
 if TYPE_CHECKING:
     import tensorflow as tf
 
-DATASET = "speech_commands"
-KEYWORDS = ("down", "go", "left", "no", "off", "on", "right", "stop", "up", "yes")
+DATASET = RECIPE.data.tfds
+CLASS_NAMES = RECIPE.data.class_names
 SILENCE, UNKNOWN = "_silence_", "_unknown_"
-CLASS_NAMES = (*KEYWORDS, SILENCE, UNKNOWN)
+KEYWORDS = tuple(name for name in CLASS_NAMES if name not in (SILENCE, UNKNOWN))
 BACKGROUND_NOISE = "_background_noise_"
 
 # Training augmentation (MLPerf Tiny defaults): +-100 ms shift, noise in 80% of clips at volume <= 0.1.
@@ -50,9 +51,6 @@ VALIDATION_PERCENT, TESTING_PERCENT = 10, 10
 
 FOLDER_HINT = ("Offline, pass --data-dir with a Speech Commands folder in the <label>/<file>.wav layout "
                "(the v0.02 archive or its test set with _silence_/_unknown_ folders).")
-
-FOLDER_HELP = "Speech Commands <label>/<file>.wav|.flac (without it: TFDS speech_commands)"  # what --data-dir holds
-
 
 
 @dataclass
@@ -79,6 +77,13 @@ def label_of_folder(name: str) -> int | None:
 def speaker_of(path: Path) -> str:
     """Speaker id of `<speaker>_nohash_<n>.wav`; files without one (silence) are their own group."""
     return re.sub(r"_nohash_.*$", "", path.stem)
+
+
+def calibration_group(item: str) -> str:
+    """What calibrates together (common.data.calibration.WholeGroups): a speaker's clips, in every label
+    folder; a clip without a speaker (silence) on its own."""
+    path = Path(item)
+    return speaker_of(path) if "_nohash_" in path.name else item
 
 
 def which_set(path: Path, validation_percent: int = VALIDATION_PERCENT,
@@ -297,16 +302,43 @@ def load_arrays(split: str = "test", *, data_dir: str | os.PathLike | None = Non
     return Clips(x, y, [f"{DATASET}:{split}[{i}]" for i in range(len(x))], [])
 
 
-def describe(data_dir: str | os.PathLike | None = None, download: bool = True,
-             tfds_dir: str | os.PathLike | None = None) -> dict:
+def list_items(source: DataSource, split: str, purpose: str = "evaluate") -> tuple[str, list[str]]:
+    """(the split as the folder resolves it, the ids of its clips), nothing decoded: a folder's
+    "test"/"validation" without the archive's list files is every clip ("all")."""
+    if source.data_dir:
+        split = folder_split(source.data_dir, split)
+        data = scan_folder(source.data_dir, split)
+        return split, [data.relative(p) for p in data.files]
+    from common.data.tfds import tfds_builder
+
+    n = tfds_builder(DATASET, source.tfds_dir).info.splits[split].num_examples
+    return split, tfds_ids(DATASET, split, n)
+
+
+def load_items(source: DataSource, split: str, *, only: set[str] | None = None, purpose: str = "evaluate") -> Items:
+    """The clips of `split` (those of `only`, when given) as MFCC items; a corrupt or empty file is
+    named, listed in `skipped` and left out."""
+    if source.data_dir:
+        split = folder_split(source.data_dir, split)
+        data = scan_folder(source.data_dir, split)
+        clips = load_clips(data, only=only)
+        name = data.root.name + ("" if split == "all" else f" {split}")
+        return Items(clips.x, clips.y, clips.files, [file_sha256(data.root / f) for f in clips.files], name,
+                     skipped=clips.skipped)
+    clips = load_arrays(split, tfds_dir=source.tfds_dir)
+    items = Items(clips.x, clips.y, tfds_ids(DATASET, split, len(clips.y)), [""] * len(clips.y), f"{DATASET} {split}")
+    return items if only is None else items.subset([i for i, name in enumerate(items.ids) if name in only])
+
+
+def describe(source: DataSource, download: bool = True) -> dict:
     """What the Make chain's data step records: source, layout and clips per label."""
-    if data_dir:
-        data = scan_folder(data_dir)
+    if source.data_dir:
+        data = scan_folder(source.data_dir)
         counts = np.bincount(np.asarray(data.labels), minlength=len(CLASS_NAMES))
         return {
             "dataset": DATASET,
             "source": "folder",
-            "data_dir": str(Path(data_dir).resolve()),
+            "data_dir": str(Path(source.data_dir).resolve()),
             "layout": data.layout,
             "n_clips": len(data.files),
             "clips_per_label": dict(zip(CLASS_NAMES, map(int, counts))),
@@ -315,36 +347,25 @@ def describe(data_dir: str | os.PathLike | None = None, download: bool = True,
         }
     from common.data.tfds import tfds_builder
 
-    builder = tfds_builder(DATASET, tfds_dir, download=download)
+    try:
+        builder = tfds_builder(DATASET, source.tfds_dir, download=download)
+    except DatasetMissingError as exc:
+        raise DatasetMissingError(f"{exc} {FOLDER_HINT}") from exc
     info = builder.info
+    names = tuple(info.features["label"].names)
+    if names != CLASS_NAMES:
+        raise DataLayoutError(f"{DATASET} in {builder.data_dir} has classes {names}, not {CLASS_NAMES}")
     return {
         "dataset": DATASET,
         "source": "tfds",
         "version": str(info.version),
         "data_dir": str(builder.data_dir),
         "splits": {name: split.num_examples for name, split in info.splits.items()},
-        "class_names": list(info.features["label"].names),
+        "class_names": list(names),
     }
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = ArgumentParser(description="Check a Speech Commands source and record its summary.")
-    add_data_args(parser, folder=FOLDER_HELP, tfds=DATASET)
-    parser.add_argument("--out", type=Path, help="write the summary JSON here (atomically)")
-    parser.add_argument("--no-download", action="store_true", help="TFDS: fail instead of downloading")
-    args = parser.parse_args(argv)
-    try:
-        summary = describe(args.data_dir, download=not args.no_download, tfds_dir=args.tfds_dir)
-    except DataLayoutError as exc:
-        raise SystemExit(f"error: {exc}")
-    except DatasetMissingError as exc:
-        raise SystemExit(f"error: {exc}\n{FOLDER_HINT}")
-    if tuple(summary["class_names"]) != CLASS_NAMES:
-        raise SystemExit(f"unexpected class names {summary['class_names']}")
-    if args.out:
-        write_json(args.out, summary)
-    print(summary)
-
+main = data_step("dscnn_kws")
 
 if __name__ == "__main__":
     from common.cli import run

@@ -4,11 +4,10 @@ DSCNN_KWS_DATA_DIR       ?= $(if $(ZOO_SHARED_DIR),$(ZOO_SHARED_DIR)/data/speech
 # DSCNN_KWS_EPOCHS>0 fine-tunes on DSCNN_KWS_TRAIN_DATA_DIR (the full v0.02 archive), or TFDS if empty.
 DSCNN_KWS_EPOCHS         ?= 0
 DSCNN_KWS_TRAIN_DATA_DIR ?=
-# Reference file scored beside ours; empty = the model card's (models/dscnn_kws/card.py), none = skip.
+# Reference file scored beside ours; empty = the recipe's (models/dscnn_kws/recipe.py), none = skip.
 DSCNN_KWS_REFERENCE      ?=
 dscnn_kws_DATA_ARGS  ?= $(if $(DSCNN_KWS_DATA_DIR),--data-dir $(DSCNN_KWS_DATA_DIR))
 dscnn_kws_TRAIN_ARGS ?= --init pretrained --epochs $(DSCNN_KWS_EPOCHS) \
 	$(if $(DSCNN_KWS_TRAIN_DATA_DIR),--data-dir $(DSCNN_KWS_TRAIN_DATA_DIR))
 dscnn_kws_QUANT_ARGS ?= $(dscnn_kws_DATA_ARGS)
-dscnn_kws_EVAL_ARGS  ?= $(dscnn_kws_DATA_ARGS) --confusion-png $(BUILD)/dscnn_kws/confusion.png \
-	$(if $(DSCNN_KWS_REFERENCE),--reference $(DSCNN_KWS_REFERENCE))
+dscnn_kws_EVAL_ARGS  ?= $(dscnn_kws_DATA_ARGS) $(if $(DSCNN_KWS_REFERENCE),--reference $(DSCNN_KWS_REFERENCE))

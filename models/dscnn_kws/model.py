@@ -3,16 +3,15 @@ from __future__ import annotations
 
 from common import env  # noqa: F401
 from common.graph.layers import StaticFlatten
+from models.dscnn_kws.recipe import RECIPE
 
-INPUT_SHAPE = (49, 10, 1)
-NUM_CLASSES = 12
 FILTERS = 64
 NUM_DS_BLOCKS = 4
 WEIGHT_DECAY = 1e-4
 REFERENCE_PARAMS = 24_908  # MLPerf Tiny kws_ref_model, BatchNorm statistics included
 
 
-def build_model(input_shape: tuple[int, int, int] = INPUT_SHAPE, num_classes: int = NUM_CLASSES):
+def build_model(input_shape: tuple[int, ...] = RECIPE.input_shape, num_classes: int = len(RECIPE.data.class_names)):
     """DS-CNN exactly as MLPerf Tiny's `keras_model.py` ("ds_cnn"): a 10x4/2 conv, four depthwise-
     separable blocks, average pooling over the 25x5 map and a softmax classifier; layer (and weight)
     order matches kws_ref_model."""

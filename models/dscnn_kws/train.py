@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import ClassVar
 from pathlib import Path
 
 import numpy as np
 
-from common import env
 from common.atomic import write_json
-from common.graph.keras_io import save_model
-from common.training.fit import fit, get_strategy, parse_config, prepare_run
-from common.data.weights import fetch
-from models.dscnn_kws.data import FEATURE_SHAPE, FOLDER_HELP, load_dataset, scan_folder
+from common.pipeline.references import fetch_file
+from common.training import fit
+from models.dscnn_kws.data import load_dataset, scan_folder
 from models.dscnn_kws.model import build_model
+from models.dscnn_kws.recipe import RECIPE
 
 # Checkpoint variable names per Keras layer type, in `layer.weights` order.
 _CHECKPOINT_NAMES = {
@@ -35,33 +35,22 @@ IMPORT_TOLERANCE = 1e-5  # max |softmax difference| accepted between our model a
 
 
 @dataclass
-class TrainConfig:
-    init: str = "scratch"  # "scratch" or "pretrained" (MLPerf Tiny kws_ref_model)
+class TrainConfig(fit.TrainConfig):
+    model: ClassVar[str] = RECIPE.name
     epochs: int = 36  # MLPerf Tiny's schedule; 0 with --init pretrained = import only
     batch_size: int = 100
     learning_rate: float = 5e-4  # MLPerf's step schedule: x1 until epoch 12, x0.2 until 24, x0.04 after
-    train_split: str = "train"
-    val_split: str = "validation"
-    seed: int = 0
-    steps_per_epoch: int | None = None  # cap for quick runs/tests
-    weights: str | None = None  # folder holding kws_ref_model's variables/ (+ saved_model.pb)
-    data_dir: str | None = None  # Speech Commands folder; default TFDS speech_commands
-    tfds_dir: str | None = None  # TFDS data directory of speech_commands (without data_dir)
-    workdir: str = "build/dscnn_kws/train"
-    out: str = "build/dscnn_kws/model.keras"
-    strategy: str = "default"
-    restart: bool = False  # discard the resume state in workdir
 
 
 def reference_dir(path: str | os.PathLike | None = None) -> Path:
     """The kws_ref_model folder (variables/ verified by sha256); `path` overrides the registry."""
     if path:
         root = Path(path)
-        fetch("mlperf_kws_variables_index", root / "variables" / "variables.index")
-        fetch("mlperf_kws_variables_data", root / "variables" / "variables.data-00000-of-00001")
+        fetch_file(RECIPE, "mlperf_kws_variables_index", root / "variables" / "variables.index")
+        fetch_file(RECIPE, "mlperf_kws_variables_data", root / "variables" / "variables.data-00000-of-00001")
         return root
-    index = fetch("mlperf_kws_variables_index")
-    data = fetch("mlperf_kws_variables_data")
+    index = fetch_file(RECIPE, "mlperf_kws_variables_index")
+    data = fetch_file(RECIPE, "mlperf_kws_variables_data")
     if index.parent != data.parent:
         raise RuntimeError(f"kws_ref_model variables are split across {index.parent} and {data.parent}")
     return index.parent.parent
@@ -88,7 +77,7 @@ def reference_predict(x: np.ndarray, path: str | os.PathLike | None = None) -> n
     import tensorflow as tf
 
     root = reference_dir(path)
-    graph = fetch("mlperf_kws_saved_model_pb", root / "saved_model.pb" if path else None)
+    graph = fetch_file(RECIPE, "mlperf_kws_saved_model_pb", root / "saved_model.pb" if path else None)
     if graph.parent != root:
         raise RuntimeError(f"kws_ref_model saved_model.pb ({graph}) is not beside its variables/ ({root})")
     with tf.Graph().as_default(), tf.compat.v1.Session() as sess:
@@ -115,7 +104,7 @@ def probe_features(n: int = 64, seed: int = 0) -> np.ndarray:
     """MFCC-scaled random inputs for the import check when no clips are at hand (c0 ~ -100..40)."""
     rng = np.random.default_rng(seed)
     scale = np.array([40, 12, 8, 6, 5, 4, 4, 3, 3, 3], np.float32)[None, None, :, None]
-    x = rng.normal(size=(n, *FEATURE_SHAPE)).astype(np.float32) * scale
+    x = rng.normal(size=(n, *RECIPE.input_shape)).astype(np.float32) * scale
     x[:, :, 0] -= 60
     return x
 
@@ -127,38 +116,37 @@ def _lr_schedule(base: float):
 
 
 def train(config: TrainConfig, extra_callbacks: list | None = None):
-    """Build or import the model, fit it for `config.epochs` and save it atomically to `config.out`."""
+    """Build or import the model (an import is checked against the SavedModel's own graph), fit it for
+    `config.epochs` and save it atomically to `config.out`."""
     import keras
 
-    prepare_run(config)  # bad options or another run's resume state: fail before loading anything
-    env.set_seed(config.seed)
-    with get_strategy(config.strategy).scope():
-        model = load_pretrained(config.weights) if config.init == "pretrained" else build_model()
-        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    if config.init == "pretrained":
+    def build():
+        if config.init != "pretrained":
+            return build_model()
+        model = load_pretrained(config.weights)
         check = check_import(model, probe_features(), config.weights)
         write_json(Path(config.workdir) / "import_check.json", check)
         print(f"import check vs kws_ref_model SavedModel: {check}")
-    if config.epochs > 0:
-        train_ds = load_dataset(config.train_split, data_dir=config.data_dir, tfds_dir=config.tfds_dir,
-                                batch_size=config.batch_size, augment_data=True, shuffle=True, seed=config.seed)
-        val_ds = load_dataset(config.val_split, data_dir=config.data_dir, tfds_dir=config.tfds_dir, batch_size=256)
-        fit(model, train_ds, val_ds, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
-            workdir=config.workdir, config=config,
-            callbacks=[keras.callbacks.LearningRateScheduler(_lr_schedule(config.learning_rate)),
-                       *(extra_callbacks or [])])
-    save_model(model, config.out)
-    return model
+        return model
+
+    def compile(model, train_ds):
+        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+
+    def datasets():
+        return (load_dataset(config.train_split, data_dir=config.data_dir, tfds_dir=config.tfds_dir,
+                             batch_size=config.batch_size, augment_data=True, shuffle=True, seed=config.seed),
+                load_dataset(config.val_split, data_dir=config.data_dir, tfds_dir=config.tfds_dir, batch_size=256))
+
+    schedule = keras.callbacks.LearningRateScheduler(_lr_schedule(config.learning_rate))
+    return fit.run_training(config, build, compile, datasets, callbacks=[schedule, *(extra_callbacks or [])])
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
-    config = parse_config(TrainConfig, argv, __doc__, help={
+    config = fit.parse_config(TrainConfig, argv, __doc__, recipe=RECIPE, help={
         "init": "start from random weights or MLPerf Tiny's kws_ref_model",
         "train_split": "TFDS split, or train/validation/test/all of a --data-dir folder",
-        "weights": "kws_ref_model folder (default: the weights registry / $ZOO_WEIGHTS_DIR)",
-        "data_dir": FOLDER_HELP,
-        "tfds_dir": "holds speech_commands",
+        "weights": "kws_ref_model folder (default: the published files / $ZOO_WEIGHTS_DIR)",
     }, choices={"init": ("scratch", "pretrained")})
     if config.data_dir:
         scan_folder(config.data_dir)  # fail early on a wrong layout

@@ -2,20 +2,20 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from common.atomic import write_json
+from common.data.items import DataSource, Items, tfds_ids
 from common.data.tfds import shard_by_data, tfds_builder, to_arrays
-from common.cli import ArgumentParser, add_data_args
+from common.errors import DataLayoutError
+from common.pipeline.data import step as data_step
+from models.resnet_cifar.recipe import RECIPE
 
 if TYPE_CHECKING:
     import tensorflow as tf
 
-DATASET = "cifar10"
-CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+DATASET = RECIPE.data.tfds
 PAD = 4  # random-crop augmentation: pad 4 px per side, crop back to 32x32
 
 
@@ -72,32 +72,36 @@ def load_arrays(split: str = "test", *, tfds_dir: str | os.PathLike | None = Non
     return to_arrays(ds, f"{DATASET} split {split!r}", limit)
 
 
-def describe(tfds_dir: str | os.PathLike | None = None, download: bool = True) -> dict:
+def list_items(source: DataSource, split: str, purpose: str = "evaluate") -> tuple[str, list[str]]:
+    """(split, the ids of its examples), without decoding them."""
+    builder = tfds_builder(DATASET, source.tfds_dir)
+    return split, tfds_ids(DATASET, split, builder.info.splits[split].num_examples)
+
+
+def load_items(source: DataSource, split: str, *, only: set[str] | None = None, purpose: str = "evaluate") -> Items:
+    """The examples of `split` (those of `only`, when given) as items: images 0..255, labels."""
+    x, y = load_arrays(split, tfds_dir=source.tfds_dir)
+    items = Items(x, y, tfds_ids(DATASET, split, len(x)), [""] * len(x), f"{DATASET} {split}")
+    return items if only is None else items.subset([i for i, name in enumerate(items.ids) if name in only])
+
+
+def describe(source: DataSource, download: bool = True) -> dict:
     """Split sizes and class names of the prepared dataset (the Make chain's data step)."""
-    builder = tfds_builder(DATASET, tfds_dir, download=download)
+    builder = tfds_builder(DATASET, source.tfds_dir, download=download)
     info = builder.info
+    names = tuple(info.features["label"].names)
+    if names != RECIPE.data.class_names:
+        raise DataLayoutError(f"{DATASET} in {builder.data_dir} has classes {names}, not {RECIPE.data.class_names}")
     return {
         "dataset": DATASET,
         "version": str(info.version),
         "data_dir": str(builder.data_dir),
         "splits": {name: split.num_examples for name, split in info.splits.items()},
-        "class_names": list(info.features["label"].names),
+        "class_names": list(names),
     }
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = ArgumentParser(description=f"Check/prepare the TFDS {DATASET} dataset and record its summary.")
-    add_data_args(parser, folder=None, tfds=DATASET)
-    parser.add_argument("--out", type=Path, help="write the summary JSON here (atomically)")
-    parser.add_argument("--no-download", action="store_true", help="fail instead of downloading")
-    args = parser.parse_args(argv)
-    summary = describe(args.tfds_dir, download=not args.no_download)
-    if tuple(summary["class_names"]) != CLASS_NAMES:
-        raise SystemExit(f"unexpected class names {summary['class_names']}")
-    if args.out:
-        write_json(args.out, summary)
-    print(summary)
-
+main = data_step("resnet_cifar")
 
 if __name__ == "__main__":
     from common.cli import run

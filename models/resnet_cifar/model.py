@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from common import env  # noqa: F401
 from common.graph.layers import StaticFlatten
+from models.resnet_cifar.recipe import RECIPE
 
-INPUT_SHAPE = (32, 32, 3)
-NUM_CLASSES = 10
 WEIGHT_DECAY = 1e-4
 
 
@@ -33,7 +32,7 @@ def _residual_stack(x, filters: int, strides: int):
     return layers.Activation("relu")(y)
 
 
-def build_model(input_shape: tuple[int, int, int] = INPUT_SHAPE, num_classes: int = NUM_CLASSES):
+def build_model(input_shape: tuple[int, ...] = RECIPE.input_shape, num_classes: int = len(RECIPE.data.class_names)):
     """ResNet-8 v1 exactly as MLPerf Tiny's `resnet_v1_eembc` (layer order matches pretrainedResnet.h5)."""
     import keras
     from keras import layers

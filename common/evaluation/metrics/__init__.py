@@ -20,6 +20,25 @@ def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return float(np.mean(y_true == y_pred.reshape(-1)))
 
 
+def correct(truth, outputs, items=None) -> np.ndarray:
+    """Per item: is the top-1 class of `outputs` (class ids or per-class scores) the label `truth`?"""
+    outputs = np.asarray(outputs)
+    predicted = outputs.argmax(axis=-1) if outputs.ndim > 1 else outputs
+    return predicted.reshape(-1) == np.asarray(truth).reshape(-1)
+
+
+def classification_extras(ev) -> dict:
+    """Per-class accuracy and confusion matrix of ours (int8) and of each reference on the scored items."""
+    names = ev.recipe.data.class_names
+    truth = np.asarray(ev.truth(ev.keep))
+    out: dict = {"class_names": list(names)}
+    for label in ["int8", *(r.label for r in ev.competitors)]:
+        cm = confusion_matrix(truth, ev.held_out(label), len(names))
+        out[label if label == "int8" else f"reference_{label}"] = {
+            "per_class_accuracy": per_class_accuracy(cm, names), "confusion_matrix": cm.tolist()}
+    return {"classes": out}
+
+
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
     """Counts with rows = true class, columns = predicted class."""
     y_pred = np.asarray(y_pred)

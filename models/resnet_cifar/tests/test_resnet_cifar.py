@@ -10,7 +10,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from conftest import require_shared, check_deploy_kit, check_readme_numbers
+from tests.helpers import require_shared, check_deploy_kit, check_readme_numbers
 
 
 def test_resnet8_has_mlperf_parameter_count():
@@ -25,11 +25,12 @@ def test_pretrained_import_reproduces_reference_h5():
     require_shared("pretrained", "mlcommons", "pretrainedResnet.h5")
     import keras
 
-    from common.data.weights import fetch
+    from common.pipeline.references import fetch_file
+    from models.resnet_cifar.recipe import RECIPE
     from models.resnet_cifar.train import load_pretrained
 
     ours = load_pretrained()
-    reference = keras.models.load_model(fetch("mlperf_resnet8"), compile=False)
+    reference = keras.models.load_model(fetch_file(RECIPE, "mlperf_resnet8"), compile=False)
     x = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype(np.float32)
     np.testing.assert_allclose(ours.predict(x, verbose=0), reference.predict(x, verbose=0), atol=1e-6)
 
@@ -107,11 +108,12 @@ def test_cli_help_lists_options(repo):
 @pytest.mark.slow
 def test_efinix_reference_scores_740_of_846():
     require_shared("tensorflow_datasets", "cifar10")
-    from common.data.weights import fetch
-    from models.resnet_cifar.evaluate import evaluate
+    from common.pipeline.evaluate import evaluate
+    from common.pipeline.references import fetch_file
+    from models.resnet_cifar.recipe import RECIPE
 
-    result = evaluate(fetch("efinix_resnet"))  # int8 under TensorFlow Lite Micro (LiteRT x86 kernels: 740)
-    assert result["n"] == 846 and result["correct"] == 744
+    ev = evaluate(RECIPE, fetch_file(RECIPE, "efinix_resnet"))  # under TensorFlow Lite Micro (LiteRT x86: 740)
+    assert ev.scores["int8"].n == 846 and ev.scores["int8"].correct == 744
 
 
 def _make(repo, build_dir):
@@ -142,7 +144,20 @@ def test_make_resnet_cifar_end_to_end(repo, tmp_path):
     assert report["n_eval"] == 846
     assert report["metric_int8"] >= 744 / 846  # TFLM numerics: at least the Efinix/MLPerf reference file
     assert report["drop"] <= 0.005
-    assert (tmp_path / "a" / "resnet_cifar" / "confusion.png").is_file()
+    # the reference on the same 846 images, each score with its interval, and the paired verdict
+    reference = report["references"]["efinix_resnet"]
+    assert reference["score"]["correct"] == 744 and reference["score"]["n"] == 846
+    assert reference["score"]["low"] < 744 / 846 < reference["score"]["high"]
+    assert reference["ours_vs_it"]["test"].startswith("McNemar") and reference["ours_vs_it"]["verdict"] == "within noise"
+    assert report["scores"]["int8"]["correct"] == round(report["metric_int8"] * 846)
+    for plot in ("scores.png", "confusion_int8.png", "confusion_efinix_resnet.png"):
+        assert (tmp_path / "a" / "resnet_cifar" / plot).stat().st_size > 0
+
+    # Make knows what each step loaded: a change of the Efinix rules re-runs quantize onward, not the data step.
+    what_if = subprocess.run(["make", "-n", "-W", "common/graph/efinix.py", f"BUILD={tmp_path / 'a'}",
+                              "resnet_cifar.tflite"], cwd=repo, capture_output=True, text=True, check=True).stdout
+    assert "models.resnet_cifar.quantize" in what_if and "models.resnet_cifar.evaluate" in what_if
+    assert "models.resnet_cifar.data" not in what_if and "models.resnet_cifar.train" not in what_if
 
     # Re-running is a no-op: every target is up to date.
     up_to_date = subprocess.run(["make", "-q", f"BUILD={tmp_path / 'a'}", f"{tmp_path / 'a'}/resnet_cifar/report.json"],

@@ -9,7 +9,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from conftest import require_shared, check_deploy_kit, check_readme_numbers
+from tests.helpers import require_shared, check_deploy_kit, check_readme_numbers
 
 REFERENCE = ("pretrained", "efinix", "yolo_person_detect.tflite")
 COCO128 = ("data", "coco128_person")
@@ -426,7 +426,7 @@ def test_make_yolo_end_to_end(repo, tmp_path):
     from common.graph.quantize import check_int8
     from common.graph.tflite import op_names
     from common.graph.runners import Runner
-    from conftest import SHARED
+    from tests.helpers import SHARED
 
     require_shared(*COCO128)
     reference = require_shared(*REFERENCE)

@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 import pytest
 
-from conftest import SHARED, require_shared, check_deploy_kit, check_readme_numbers
+from tests.helpers import SHARED, require_shared, check_deploy_kit, check_readme_numbers
 from models.mobilenet_vww import data
 from models.mobilenet_vww.model import build_model
 from models.mobilenet_vww.train import gray_stem_kernel, load_pretrained

@@ -14,7 +14,7 @@ import pytest
 from common.data import weights
 from common.evaluation.metrics.landmarks import interocular_distance, nme, nme_per_sample
 from common.data.wheels import WheelError, extract_member
-from conftest import SHARED, require_shared, check_deploy_kit, check_readme_numbers
+from tests.helpers import SHARED, require_shared, check_deploy_kit, check_readme_numbers
 from models.facemesh import weights as fm_weights
 
 MEMBER = fm_weights.WHEEL_MEMBERS["mediapipe_face_landmark"]

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from conftest import SHARED, require_shared, check_deploy_kit, check_readme_numbers
+from tests.helpers import SHARED, require_shared, check_deploy_kit, check_readme_numbers
 
 SR = 16000
 
@@ -170,8 +170,10 @@ def test_tfds_builder_on_a_fake_toycar_folder(fake_toycar):
     from models.autoencoder.data import describe, load_clips, vector_dataset
     from models.autoencoder.features import clip_log_mel, to_vectors
 
+    from common.data.items import DataSource
+
     folder, tfds_dir = fake_toycar
-    summary = describe(tfds_dir)
+    summary = describe(DataSource.of(tfds_dir=tfds_dir), download=False)
     assert summary["splits"] == {"train": 4, "test": 3}
     problems = {(p["file"], p["action"]) for p in summary["problems"]}
     assert problems == {
@@ -219,22 +221,24 @@ def test_one_training_epoch_lowers_reconstruction_loss(fake_toycar, tmp_path):
 def test_model_matches_mlperf_ad01():
     import keras
 
-    from common.data.weights import fetch
+    from common.pipeline.references import fetch_file
     from models.autoencoder.model import build_model
+    from models.autoencoder.recipe import RECIPE
 
     model = build_model()
     assert [l.units for l in model.layers if isinstance(l, keras.layers.Dense)] == [128] * 4 + [8] + [128] * 4 + [640]
     assert model.count_params() == 269_992
     require_shared("pretrained")
-    reference = keras.models.load_model(fetch("mlperf_ad01"), compile=False)
+    reference = keras.models.load_model(fetch_file(RECIPE, "mlperf_ad01"), compile=False)
     assert reference.count_params() == model.count_params()
 
 
 def test_folding_and_equalization_keep_the_function():
-    from models.autoencoder.model import build_model
-    from models.autoencoder.quantize import dense_chain, equalize_sweep
-
     from common import env
+    from common.errors import PassCheckError
+    from common.graph.passes import PassContext
+    from models.autoencoder.equalize import FOLD_AND_EQUALIZE, dense_chain, equalize_sweep
+    from models.autoencoder.model import build_model
 
     env.set_seed(1)
     model = build_model()
@@ -251,6 +255,33 @@ def test_folding_and_equalization_keep_the_function():
         h = h @ k + b
         h = np.maximum(h, 0) if i < len(chain) - 1 else h
     np.testing.assert_allclose(h, model.predict(x, verbose=0), rtol=1e-4, atol=1e-3)
+
+    # The recipe's pass does the same and its check holds; a fold that changed the function fails it.
+    ctx = PassContext(calibration=x, args={"max_sweeps": 2})
+    folded, info = FOLD_AND_EQUALIZE.apply(model, ctx)
+    assert FOLD_AND_EQUALIZE.check(model, folded, ctx, info)["folded_max_abs_diff"] <= 1e-3 * np.abs(h).max()
+    kernel, bias = folded.layers[-1].get_weights()
+    folded.layers[-1].set_weights([kernel, bias + 1.0])
+    with pytest.raises(PassCheckError, match="differs from the float model"):
+        FOLD_AND_EQUALIZE.check(model, folded, ctx, info)
+
+
+def test_headline_is_the_held_out_deviation_unless_the_clips_allow_an_auc():
+    from common.data.items import Items
+    from models.autoencoder.metric import deviation, largest, mean_auc, metric_choice, with_groups
+    from models.autoencoder.recipe import AUC, RECIPE
+
+    def clips(labels):
+        n = len(labels)
+        return Items([np.zeros((5, 128), np.float32)] * n, np.asarray(labels), [f"c{i}" for i in range(n)], [""] * n,
+                     "ToyCar test", columns={"machine_id": ["id_01"] * n})
+
+    three = clips([1, 0, 0])  # 3 clips, 1 machine id: one clip decides any AUC
+    assert metric_choice(RECIPE, three) is RECIPE.metric and not RECIPE.metric.higher_is_better
+    assert largest(deviation([10.0, 9.0, 8.0], [10.2, 9.0, 8.4], three)) == pytest.approx(0.05)
+    enough = clips([0] * 10 + [1] * 10)
+    assert metric_choice(RECIPE, enough) is AUC and AUC.higher_is_better
+    assert mean_auc(with_groups(enough.y, list(range(20)), enough)) == 1.0
 
 
 # ---- end to end on the 3 real ToyCar clips ------------------------------------------------------
@@ -281,7 +312,7 @@ def test_make_autoencoder_tflite_on_real_clips(repo, tmp_path):
     assert report["all_int8"] and set(report["tensor_types"]) <= {"INT8", "INT32"}
     assert {o["op"] for o in report["ops"]} == {"FULLY_CONNECTED"} and report["accelerated_op_fraction"] == 1.0
     assert report["inputs"][0]["dtype"] == report["outputs"][0]["dtype"] == "int8"
-    assert report["quantization"]["calibration_split"] == "test (normal clips)"
+    assert report["quantization"]["calibration"]["split"] == "test"
 
     clips = {row["file"]: row for row in report["clips"]}
     assert set(clips) == set(REFERENCE_FLOAT)
@@ -293,7 +324,7 @@ def test_make_autoencoder_tflite_on_real_clips(repo, tmp_path):
     assert ours["same_ranking"] and ours["max_abs_rel_diff"] <= 0.05
     # One normal clip calibrates; the other two clips never did. TFLM: 2.39% before the Efinix rules
     # (calibrated on both normal clips); no worse than +1 point on the clips that did not calibrate.
-    assert report["quantization"]["calibration_files"] == report["calibration_files"]
+    assert report["quantization"]["calibration"]["items"] == report["calibration_files"]
     assert len(report["calibration_files"]) == 1 and "anomaly" not in report["calibration_files"][0]
     assert len(ours["held_out_files"]) == 2 and ours["held_out_max_abs_rel_diff"] <= 0.0239 + 0.01
     assert ours["max_abs_rel_diff"] < min(abs(r) for r in ref["rel_diff"])  # closer to float than the reference
@@ -304,7 +335,9 @@ def test_make_autoencoder_tflite_on_real_clips(repo, tmp_path):
     assert report["not_measured"][0]["metric"] == "AUC" and "3 clips" in report["not_measured"][0]["reason"]
     assert report["higher_is_better"] is False and report["metric_float"] == 0.0
     assert report["metric_int8"] == ours["held_out_max_abs_rel_diff"] == report["drop"]
-    assert "held-out" in report["metric"]
+    assert "2 items not used for calibration" in report["metric"] and report["scores"]["int8"]["n"] == 2
+    # n = 2: no paired verdict can say "better" (the reference deviates 4x more on both clips)
+    assert report["references"]["efinix_autoencoder"]["ours_vs_it"]["verdict"] == "within noise"
     from common.evaluation.zoo_report import build_report
 
     row = next(line for line in build_report(tmp_path, tmp_path / "REPORT.md", ["autoencoder"]).read_text()

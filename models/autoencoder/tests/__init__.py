@@ -1,0 +1,1 @@
+"""autoencoder's own tests (its owner's, with the model)."""

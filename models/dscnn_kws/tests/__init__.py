@@ -1,0 +1,1 @@
+"""dscnn_kws's own tests (its owner's, with the model)."""

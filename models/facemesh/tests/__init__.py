@@ -1,0 +1,1 @@
+"""facemesh's own tests (its owner's, with the model)."""

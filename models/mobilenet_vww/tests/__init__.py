@@ -1,0 +1,1 @@
+"""mobilenet_vww's own tests (its owner's, with the model)."""

@@ -1,0 +1,1 @@
+"""resnet_cifar's own tests (its owner's, with the model)."""

@@ -1,0 +1,1 @@
+"""yolo's own tests (its owner's, with the model)."""
