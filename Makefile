@@ -72,7 +72,7 @@ report: $(BUILD)/REPORT.md ## build/REPORT.md: the zoo table with measured numbe
 # Generator defines are read when present; with the analyzer configured they are (re)made first.
 $(BUILD)/REPORT.md: $(foreach m,$(MODELS),$(BUILD)/$(m)/$(m)_model_data.cc) $(wildcard $(BUILD)/*/efinix/tinyml_core*_define.v) \
 		$(call DEPS,$(BUILD)/REPORT.md,*) | $(STAMP) $(if $(strip $(EFINIX_TFLITE_BIN)),$(MODELS:%=%.efinix))
-	$(STEP) common.evaluation.zoo_report --build $(BUILD) --out $@ $(MODELS)
+	$(STEP) common.pipeline.zoo_report --build $(BUILD) --out $@ $(MODELS)
 
 clean: ## remove build/ (keeps .venv)
 	rm -rf $(BUILD)

@@ -10,12 +10,12 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
-from common.pipeline.cards import load_card
 from common.deploy.profile import interleaved_invoke_ms, litert_runner, tflm_runner
 from common.graph.tflite import op_names
-from common.data.weights import fetch
+from common.pipeline.recipe import load_recipe
+from common.pipeline.references import fetch_file
 
-EFINIX_REFERENCE = load_card("facemesh").efinix_reference
+RECIPE = load_recipe("facemesh")
 PRELU_OPS = ("ADD", "MUL", "MAXIMUM", "MINIMUM", "PAD", "CONCATENATION", "RESHAPE")
 
 
@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ours", type=Path, nargs="+", default=[Path("build/facemesh/model.tflite")])
     parser.add_argument("--runs", type=int, default=30, help="timed invokes per model and runtime")
     args = parser.parse_args(argv)
-    paths = [fetch(EFINIX_REFERENCE), *args.ours]
+    paths = [fetch_file(RECIPE, RECIPE.efinix_reference), *args.ours]
     lite = interleaved_invoke_ms([litert_runner(p) for p in paths], args.runs)
     micro = interleaved_invoke_ms([tflm_runner(p) for p in paths], args.runs)
     names = ["efinix " + paths[0].name, *map(str, args.ours)]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from benchmarks.common import latency_ms, print_table, wall_seconds
 from common import env
-from common.data.weights import fetch
+from common.pipeline.references import fetch_file
 
 
 def training_throughput(steps: int, batch_size: int) -> tuple[float, float]:
@@ -40,7 +40,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     args = parser.parse_args(argv)
 
-    from models.resnet_cifar.quantize import quantize
+    from common.pipeline.quantize import quantize
+    from models.resnet_cifar.recipe import RECIPE
     from models.resnet_cifar.train import TrainConfig, train
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -50,9 +51,9 @@ def main(argv: list[str] | None = None) -> None:
             model_path = tmp / "model.keras"
             train(TrainConfig(init="pretrained", epochs=0, out=str(model_path), workdir=str(tmp / "work")))
         ours = tmp / "model.tflite"
-        ptq_s = wall_seconds(lambda: quantize(model_path, ours))
+        ptq_s = wall_seconds(lambda: quantize(RECIPE, model_path, ours))
         ours_ms = latency_ms(ours, runs=args.runs)
-        ref_ms = latency_ms(fetch("efinix_resnet"), runs=args.runs)
+        ref_ms = latency_ms(fetch_file(RECIPE, RECIPE.efinix_reference), runs=args.runs)
     pipe_ips, numpy_ips = training_throughput(args.steps, args.batch_size)
     print_table(
         [

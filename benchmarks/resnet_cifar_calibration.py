@@ -16,7 +16,7 @@ from common.data.calibration import representative_dataset, sample_features
 from common.graph.runners import Runner
 from common.graph.keras_io import load_model
 from models.resnet_cifar.data import load_arrays
-from models.resnet_cifar.quantize import CALIBRATION_SPLIT
+from models.resnet_cifar.recipe import RECIPE
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     model = load_model(args.model)
-    x_train, _ = load_arrays(CALIBRATION_SPLIT)
+    x_train, _ = load_arrays(RECIPE.calibration.split)
     x_val, _ = load_arrays(args.val_split)
     float_out = model.predict(x_val, verbose=0)
     print(f"{'N':>6} {'seeds':>5} {'MSE x1e-4':>10} {'agreement':>10}")

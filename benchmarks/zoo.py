@@ -16,23 +16,25 @@ import tempfile
 import time
 from pathlib import Path
 
-from common.pipeline.cards import all_cards, resolve_reference
+from common.pipeline.recipe import all_recipes
+from common.pipeline.references import fetch_file
 from common.deploy.profile import interleaved_invoke_ms, litert_runner, tflm_runner
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def paired_ms(make_runner, ours: Path, name: str, runs: int, instances: int) -> tuple[float, float | None, str]:
-    """Median invoke time of our file and of the model card's Efinix file, measured round-robin on
+    """Median invoke time of our file and of the recipe's Efinix file, measured round-robin on
     `instances` fresh pairs of interpreters (`runs` samples in all): where an interpreter's buffers
     land moves a microsecond model by several percent, even against a copy of itself. The reference
     time is None (and why) when there is no Efinix file or it does not load."""
-    efinix = all_cards()[name].efinix_reference
+    recipe = all_recipes()[name]
+    efinix = recipe.efinix_reference
     why = "no Efinix file" if efinix is None else ""
     reference = None
     if efinix is not None:
         try:
-            reference = resolve_reference(efinix)
+            reference = fetch_file(recipe, efinix)
             make_runner(reference)
         except Exception as exc:  # e.g. the Efinix MobileNet file does not load in current LiteRT
             reference, why = None, f"{type(exc).__name__}: {str(exc).splitlines()[0][:40]}"
@@ -73,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
             subprocess.run(["make", f"BUILD={build}", "all"], cwd=REPO, check=True)
             make_seconds = time.perf_counter() - start
         rows = []
-        for name in all_cards():
+        for name in all_recipes():
             tflite = build / name / "model.tflite"
             if not tflite.is_file():
                 rows.append((name, "not built", "", "", "", "", "", "", ""))

@@ -161,15 +161,3 @@ def run(main: Callable[[Sequence[str] | None], object], argv: Sequence[str] | No
     with cli_errors(ValueError):
         main(args)
     depfile.write()  # under Make: <target>.d, the sources this step loaded (common.depfile)
-
-
-def quantize_cli(description: str | None, calibration_n: int, calibration_help: str = "calibration samples"):
-    """The argument parser every model's `quantize` CLI starts from: --model, --out, --calibration-n, --seed."""
-    from common.data.calibration import DEFAULT_SEED
-
-    parser = ArgumentParser(description=description)
-    parser.add_argument("--model", required=True, help="float .keras model to quantize")
-    parser.add_argument("--out", required=True, type=output_file, help="int8 .tflite to write")
-    parser.add_argument("--calibration-n", type=positive_int, default=calibration_n, help=calibration_help)
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the calibration sample")
-    return parser

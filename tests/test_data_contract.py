@@ -37,6 +37,20 @@ def test_load_dataset_signature_and_return_type(model):
         not isinstance(annotation, str) and annotation.__name__ in ("Dataset", "DatasetV2")), f"{model}: {annotation!r}"
 
 
+@pytest.mark.parametrize("model", MODELS)
+def test_the_pipeline_reads_every_model_through_its_recipe(model):
+    """The recipe names the reader (`load_items(source, split, *, only, purpose) -> Items`), the lister
+    (ids without decoding) and the data step's summary, all in the model's data.py."""
+    from common.pipeline.recipe import load_recipe, resolve
+
+    data = load_recipe(model).data
+    assert {ref.split(":")[0] for ref in (data.reader, data.lister, data.describe)} == {f"models.{model}.data"}
+    reader = inspect.signature(resolve(data.reader)).parameters
+    assert list(reader)[:2] == ["source", "split"] and reader["only"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert list(inspect.signature(resolve(data.lister)).parameters)[:3] == ["source", "split", "purpose"]
+    assert list(inspect.signature(resolve(data.describe)).parameters)[:2] == ["source", "download"]
+
+
 def test_rich_structures_keep_their_own_names():
     from models.autoencoder.data import Clips, load_clips
     from models.facemesh.data import FaceCrops, load_face_crops

@@ -10,7 +10,7 @@ import pytest
 
 from common.deploy.kit import accelerator_report, deploy, write_c_array, write_golden_vectors
 from common.deploy.profile import profile_tflite
-from common.evaluation.zoo_report import COLUMNS, build_report
+from common.pipeline.zoo_report import COLUMNS, build_report
 
 
 def _gxx():
@@ -77,18 +77,22 @@ def test_accelerator_report_lists_every_op(tiny):
 
 
 def test_deploy_and_zoo_report_have_no_empty_cells(tiny, tmp_path):
-    from common.evaluation.validate import save_golden_inputs, tflite_summary
+    from common.evaluation.report import tflite_summary
+    from common.pipeline.evaluate import save_golden_inputs
 
     model, tflite, calib = tiny
     out = tmp_path / "build" / "resnet_cifar"
     out.mkdir(parents=True)
-    save_golden_inputs(calib, out / "golden_inputs.npz")
+    save_golden_inputs([calib[:16]], out / "golden_inputs.npz")
     keras_path = tmp_path / "tiny.keras"
     model.save(keras_path)
     result = deploy(tflite, "resnet_cifar", out, golden=out / "golden_inputs.npz", float_model=keras_path,
                     latency_runs=5)
     assert result["profile"]["params"] == model.count_params()
-    report = {"metric": "top1", "metric_float": 0.5, "metric_int8": 0.5, "metric_int8_litert": 0.5,
+    score = {"value": 0.5, "low": 0.4, "high": 0.6, "n": 64}
+    report = {"metric": "top1", "n_eval": 64, "metric_float": 0.5, "metric_int8": 0.5, "metric_int8_litert": 0.5,
+              "scores": {"int8": score, "float": score, "int8_litert": score},
+              "references": {"ref": {"title": "ref", "score": score, "ours_vs_it": {"verdict": "within noise"}}},
               **tflite_summary(tflite)}
     (out / "report.json").write_text(json.dumps(report))
     md = build_report(tmp_path / "build", tmp_path / "build" / "REPORT.md").read_text()

@@ -83,32 +83,6 @@ def find_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return components
 
 
-def _has_code(path: Path) -> bool:
-    """False for a package `__init__.py` holding nothing but a docstring."""
-    body = ast.parse(path.read_text()).body
-    return any(not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant)) for s in body)
-
-
-def common_files_loaded_by(module: str) -> set[str]:
-    """Repository paths of the `common/` files that importing (or running) `module` executes:
-    its imports followed transitively, with the `__init__.py` of every package on the way."""
-    graph, files = import_graph(), module_files()
-    seen, todo = set(), [module]
-    while todo:
-        name = todo.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        todo.extend(graph.get(name, ()))
-        parts = name.split(".")
-        todo.extend(".".join(parts[:k]) for k in range(1, len(parts)) if ".".join(parts[:k]) in files)
-    return {files[n].relative_to(REPO).as_posix() for n in seen
-            if n.split(".")[0] == "common" and _has_code(files[n])}
-
-
-MODELS = sorted(p.parent.name for p in (REPO / "models").glob("*/evaluate.py"))
-
-
 def test_import_graph_has_no_cycle():
     cycles = find_cycles(import_graph())
     assert not cycles, "import circles: " + "; ".join(" <-> ".join(c) for c in cycles)
@@ -127,6 +101,35 @@ def test_no_model_imports_another_model_and_common_imports_no_model():
             if package == target_package == "models" and rest and target_rest and rest[0] != target_rest[0]:
                 wrong.append(f"{module} imports {target}")
     assert not wrong, "layering: " + "; ".join(sorted(wrong))
+
+
+# common/ in layers: a module imports only from its own layer or below (the pipeline sits on top).
+LAYERS = {
+    "common.errors": 0, "common.refs": 0,
+    "common.atomic": 1, "common.env": 1, "common.workers": 1, "common.depfile": 1, "common.cli": 2,
+    "common.data": 3, "common.graph": 3,
+    "common.evaluation": 4, "common.training": 4, "common.deploy": 4,
+    "common.pipeline": 5,
+}
+
+
+def layer_of(module: str) -> int | None:
+    parts = module.split(".")
+    for k in (2, 1):
+        if ".".join(parts[:k]) in LAYERS:
+            return LAYERS[".".join(parts[:k])]
+    return None
+
+
+def test_common_is_layered_with_the_user_errors_in_a_leaf():
+    graph = import_graph()
+    assert not graph["common.errors"], "common/errors.py must import nothing of the zoo"
+    upward = [f"{m} imports {t}" for m, targets in graph.items() if m.startswith("common.") for t in targets
+              if t.startswith("common.") and layer_of(t) is not None and layer_of(m) is not None
+              and layer_of(t) > layer_of(m)]
+    assert not upward, "imports upward in common/: " + "; ".join(sorted(upward))
+    unplaced = sorted(m for m in graph if m.startswith("common.") and m != "common" and layer_of(m) is None)
+    assert not unplaced, f"modules of common/ in no layer: {unplaced}"
 
 
 def test_a_step_under_make_writes_the_sources_it_loaded(tmp_path):

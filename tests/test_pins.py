@@ -85,7 +85,8 @@ DOWNLOADS = {
     "coco/2017": "from common.data.tfds import tfds_builder; tfds_builder('coco/2017', DATA, download=True)",
     "lfw": "from common.data.tfds import tfds_builder; tfds_builder('lfw', DATA, download=True)",
     "dcase2020_toycar": "from models.autoencoder.data import prepare; prepare(None, DATA)",
-    "weights": "from common.data.weights import fetch; fetch('mlperf_resnet8')",
+    "weights": "from common.pipeline.recipe import load_recipe; from common.pipeline.references import fetch_file; "
+               "fetch_file(load_recipe('resnet_cifar'), 'mlperf_resnet8')",
 }
 
 

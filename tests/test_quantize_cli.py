@@ -53,7 +53,7 @@ def test_missing_model_is_one_error_line(repo, tmp_path):
 def test_pair_is_consistent_and_leaves_no_hidden_files(tiny, tmp_path):
     from common.graph.quantize import metadata_path, quantize_int8
     from common.data.calibration import representative_dataset
-    from common.evaluation.validate import read_quantization_metadata
+    from common.graph.quantize import read_quantization_metadata
 
     model, _, calib = tiny
     out = tmp_path / "q" / "model.tflite"

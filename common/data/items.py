@@ -7,7 +7,6 @@ scoring wherever the folder is (`held_out_mask`).
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -59,6 +58,7 @@ class Items:
     source: str
     skipped: list[dict] = field(default_factory=list)
     columns: dict[str, Any] = field(default_factory=dict)
+    split: str = ""  # the split they come from (as the reader resolved it)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -71,22 +71,19 @@ class Items:
                        hashes=[self.hashes[i] for i in index], columns={k: take(v, index) for k, v in self.columns.items()})
 
 
-def file_sha256(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def relative_id(path: str | os.PathLike, root: str | os.PathLike) -> str:
     """`path` relative to the dataset folder `root`, with forward slashes: the item's name wherever the
     folder lies."""
     return Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
 
 
+def tfds_id(dataset: str, split: str, index: int) -> str:
+    """The id of a TFDS example: `<dataset>/<split>#<index>`."""
+    return f"{dataset}/{split}#{index}"
+
+
 def tfds_ids(dataset: str, split: str, n: int) -> list[str]:
-    return [f"{dataset}/{split}#{i}" for i in range(n)]
+    return [tfds_id(dataset, split, i) for i in range(n)]
 
 
 def calibration_record(items: Items, split: str, rule: str, seed: int, n_inputs: int, disjoint: bool) -> dict:

@@ -46,6 +46,23 @@ def shard_by_data(ds):
     return ds.with_options(options)
 
 
+def training_pipeline(ds, *, batch_size: int | None, shuffle: bool = False, seed: int = 0,
+                      shuffle_buffer: int = 10_000, augment=None, then=None):
+    """How every model's `load_dataset` ends: shuffle (seeded, anew each epoch), `augment` and `then`
+    (element maps: augmentation, then what turns the element into the model's pair), batch (unless
+    `batch_size` is None) and prefetch."""
+    import tensorflow as tf
+
+    if shuffle:
+        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    for fn in (augment, then):
+        if fn is not None:
+            ds = ds.map(fn, num_parallel_calls=tf.data.AUTOTUNE)
+    if batch_size:
+        ds = ds.batch(batch_size)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
 def to_arrays(ds, name: str, limit: int | None = None):
     """An unbatched (x, label) `tf.data.Dataset` -> (stacked x, int64 labels); empty is an error."""
     import numpy as np
@@ -59,3 +76,20 @@ def to_arrays(ds, name: str, limit: int | None = None):
     if not xs:
         raise ValueError(f"{name} is empty")
     return np.stack(xs), np.asarray(ys, dtype=np.int64)
+
+
+def describe_tfds(builder, class_names: tuple[str, ...] | None = None, label: str = "label") -> dict:
+    """What a data step records of a prepared TFDS dataset: name, version, folder, split sizes (and,
+    given `class_names`, the dataset's own, which must be them: a DataLayoutError otherwise)."""
+    from common.errors import DataLayoutError
+
+    info = builder.info
+    summary = {"dataset": info.full_name.rsplit("/", 1)[0], "source": "tfds", "version": str(info.version),
+               "data_dir": str(builder.data_dir),
+               "splits": {name: split.num_examples for name, split in info.splits.items()}}
+    if class_names is not None:
+        names = tuple(info.features[label].names)
+        if names != tuple(class_names):
+            raise DataLayoutError(f"{summary['dataset']} in {builder.data_dir} has classes {names}, not {class_names}")
+        summary["class_names"] = list(names)
+    return summary

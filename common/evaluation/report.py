@@ -106,5 +106,5 @@ def build_report(ev, title: str, extras: dict, plots: dict) -> dict[str, Any]:
                     "headline leaves them out)",
             **{f"metric_{label}": ev.aggregate(ev.per_item_values(label, everything))
                for label in (FLOAT, INT8, *(r.label for r in ev.competitors)) if label in ev.outputs}}
-    return {**report, "quantization": read_quantization_metadata(ev.paths[INT8]), **tflite_summary(ev.paths[INT8]),
+    return {**report, "quantization": read_quantization_metadata(ev.paths[INT8]), **ev.tflite,
             "versions": versions(), **extras}

@@ -240,7 +240,7 @@ DEVICE_RUNTIME = "TensorFlow Lite Micro (tflite-micro Python interpreter, refere
 def device_runner(path: str | os.PathLike) -> QuantizedRunner:
     """The runner whose numbers are true on the target: TensorFlow Lite Micro for an int8 file.
     A float file (e.g. MediaPipe's float16 reference) has no int8 arithmetic to be faithful to and
-    runs in LiteRT."""
+    runs in LiteRT's reference kernels (the same on every CPU, unlike the optimized ones)."""
     from ai_edge_litert import schema_py_generated as schema
 
     if not Path(path).is_file():
@@ -251,6 +251,6 @@ def device_runner(path: str | os.PathLike) -> QuantizedRunner:
         raise ValueError(f"{path} is not a loadable .tflite model: {exc}") from exc
     if all(graph.tensors[i].type == schema.TensorType.INT8 for i in graph.inputs):
         return TFLMRunner(path)
-    return Runner(path, kernels="optimized")
+    return Runner(path)
 
 

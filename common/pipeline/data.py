@@ -31,6 +31,7 @@ def main(recipe: Recipe, argv: Sequence[str] | None = None, description: str | N
 
 def step(model: str, description: str | None = None) -> Callable[[Sequence[str] | None], object]:
     """`main(argv)` of `python -m models.<model>.data`: this step with the model's recipe."""
+    from common.cli import user_errors_as_one_line
     from common.pipeline.recipe import load_recipe
 
-    return lambda argv=None: main(load_recipe(model), argv, description)
+    return user_errors_as_one_line()(lambda argv=None: main(load_recipe(model), argv, description))

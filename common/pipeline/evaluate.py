@@ -13,6 +13,7 @@ the plots, the golden samples and the model's own report keys all read those pre
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -29,7 +30,7 @@ from common.data.items import DataSource, Items, held_out_mask, take
 from common.errors import UserError
 from common.evaluation import stats
 from common.evaluation.models import load_predictor, require_input_shape, require_int8_tflite
-from common.evaluation.report import FLOAT, INT8, LITERT, build_report
+from common.evaluation.report import FLOAT, INT8, LITERT, build_report, tflite_summary
 from common.pipeline.recipe import NONE, Metric, Recipe, Reference
 from common.pipeline.steps import add_source_args, escape, evaluation_split
 
@@ -54,6 +55,11 @@ class Evaluation:
     scores: dict[str, stats.Score] = field(default_factory=dict)
     verdicts: dict[str, stats.Verdict] = field(default_factory=dict)
     predictors: dict[str, Callable] = field(default_factory=dict)
+
+    @functools.cached_property
+    def tflite(self) -> dict:
+        """What report.json says of our `.tflite` (size, hash, ops, I/O)."""
+        return tflite_summary(self.paths[INT8])
 
     @property
     def scored(self) -> Items:
@@ -133,15 +139,16 @@ def evaluate(recipe: Recipe, model: str | os.PathLike, *, source: DataSource = D
     model = Path(model)
     if report:
         require_int8_tflite(model, "--model")
-    require_input_shape(model, recipe.input_shape, data=recipe.input_description)
+    accepted = (recipe.input_shape, *recipe.input_adapters)
+    shapes = {INT8: require_input_shape(model, *accepted, data=recipe.input_description)}
     if float_model:
-        require_input_shape(float_model, recipe.input_shape, data=recipe.input_description)
+        shapes[FLOAT] = require_input_shape(float_model, *accepted, data=recipe.input_description)
     competitors = competitor_references(recipe, references) if report else []
     paths = {INT8: model}
     for ref in competitors:
-        paths[ref.label] = fetch_reference(recipe, ref)
-        if not ref.inputs:  # a reference that takes other inputs is checked by its own adapter
-            require_int8_tflite(paths[ref.label], "--reference")
+        paths[ref.label] = require_int8_tflite(fetch_reference(recipe, ref), "--reference")
+        if not ref.inputs:
+            shapes[ref.label] = require_input_shape(paths[ref.label], *accepted, data=recipe.input_description)
     truth_ref = recipe.truth_reference
     if truth_ref is not None:
         paths[truth_ref.label] = fetch_reference(recipe, truth_ref)
@@ -166,6 +173,10 @@ def evaluate(recipe: Recipe, model: str | os.PathLike, *, source: DataSource = D
     for label in [r.label for r in competitors] + ([truth_ref.label] if truth_ref else []):
         ev.predictors[label] = load_predictor(paths[label])
     adapters = {r.label: recipe.resolve(r.inputs) for r in competitors if r.inputs}
+    adapters.update({label: recipe.resolve(recipe.input_adapters[shape]) for label, shape in shapes.items()
+                     if shape != tuple(recipe.input_shape)})
+    if report and shapes.get(INT8, recipe.input_shape) != tuple(recipe.input_shape):
+        adapters[LITERT] = adapters[INT8]
     cache = ReferenceCache(Path(report).parent / ".references") if report else None
     for label, predict in ev.predictors.items():
         x = adapters[label](items, source) if label in adapters else items.x
@@ -302,6 +313,7 @@ def main(recipe: Recipe, argv: Sequence[str] | None = None, description: str | N
 
 def step(model: str, description: str | None = None) -> Callable[[Sequence[str] | None], object]:
     """`main(argv)` of `python -m models.<model>.evaluate`: this step with the model's recipe."""
+    from common.cli import user_errors_as_one_line
     from common.pipeline.recipe import load_recipe
 
-    return lambda argv=None: main(load_recipe(model), argv, description)
+    return user_errors_as_one_line()(lambda argv=None: main(load_recipe(model), argv, description))

@@ -94,27 +94,26 @@ def quantize(recipe: Recipe, model_path: str | os.PathLike, out_path: str | os.P
                                  for k, v in step.args.items()})
 
     done: list[dict] = []
-    for step, p in steps:
-        if p.stage == "keras":
-            ctx = context(step)
-            new, info = p.apply(model, ctx)
-            done.append({"name": p.name, "stage": p.stage, "preserves": p.preserves, **info,
-                         "check": p.check(model, new, ctx, info)})
-            model = new
+
+    def run(stage: str, obj):
+        """The recipe's passes of `stage` in order, each applied, then checked, then recorded."""
+        for step, p in steps:
+            if p.stage == stage:
+                ctx = context(step)
+                new, info = p.apply(obj, ctx)
+                done.append({"name": p.name, "stage": p.stage, "preserves": p.preserves, **info,
+                             "check": p.check(obj, new, ctx, info)})
+                obj = new
+        return obj
+
+    model = run("keras", model)
     with contextlib.ExitStack() as stack:
         for step, p in steps:
-            if p.stage == "calibration":
+            if p.stage == "calibration":  # a context around the converter's calibration; it checks inside
                 entry = {"name": p.name, "stage": p.stage, "preserves": p.preserves, "check": {}}
                 stack.enter_context(p.apply(context(step), entry["check"]))
                 done.append(entry)
-        flatbuffer = convert_int8(model, representative_dataset(inputs))
-    for step, p in steps:
-        if p.stage == "flatbuffer":
-            ctx = context(step)
-            new, info = p.apply(flatbuffer, ctx)
-            done.append({"name": p.name, "stage": p.stage, "preserves": p.preserves, **info,
-                         "check": p.check(flatbuffer, new, ctx, info)})
-            flatbuffer = new
+        flatbuffer = run("flatbuffer", convert_int8(model, representative_dataset(inputs)))
     out_path = Path(out_path)
     check_int8(flatbuffer)
     check_efinix(flatbuffer, label=f"{out_path.name} (not written)")
@@ -149,6 +148,7 @@ def main(recipe: Recipe, argv: Sequence[str] | None = None, description: str | N
 
 def step(model: str, description: str | None = None) -> Callable[[Sequence[str] | None], object]:
     """`main(argv)` of `python -m models.<model>.quantize`: this step with the model's recipe."""
+    from common.cli import user_errors_as_one_line
     from common.pipeline.recipe import load_recipe
 
-    return lambda argv=None: main(load_recipe(model), argv, description)
+    return user_errors_as_one_line()(lambda argv=None: main(load_recipe(model), argv, description))

@@ -101,8 +101,8 @@ class Reference:
 
     @property
     def label(self) -> str:
-        """Its key in report.json (the file's name)."""
-        return self.file
+        """Its key in report.json: the published file's name (a path given on the command line: its file name)."""
+        return Path(self.file).name
 
 
 @dataclass(frozen=True)
@@ -147,6 +147,9 @@ class Recipe:
     passes: tuple[PassStep, ...] = (PassStep("compact"),)
     options: tuple[Option, ...] = ()
     input_range: tuple[float, float] = (0.0, 1.0)  # of the float input (conversion traces use it)
+    # other input shapes a model of this kind may take (e.g. MLPerf's RGB file), and the adapter
+    # `adapter(items, source) -> inputs` that makes them from the same items
+    input_adapters: dict = field(default_factory=dict)
     predict: Ref | None = None  # predict(runner_predict, x, items) -> outputs; default: runner_predict(x)
     golden: Ref | None = None  # golden(items, n) -> the model inputs of the first n items; default: items.x[:n]
     float_batch_size: int = 64

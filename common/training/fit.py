@@ -181,7 +181,7 @@ def parse_config(config_cls, argv: list[str] | None, description: str | None,
         if recipe.data.folder is None:
             refused = recipe.data.tfds
         else:
-            help.setdefault("data_dir", recipe.data.folder)
+            help.setdefault("data_dir", recipe.data.folder.replace("%", "%%"))  # argparse formats help with %
     if "data_dir" in help:  # the zoo's data options mean the same in every CLI (common.cli.add_data_args)
         help["data_dir"] = DATA_DIR_HELP.format(layout=help["data_dir"])
     help["tfds_dir"] = TFDS_DIR_HELP + (f"; {help['tfds_dir']}" if help.get("tfds_dir") else "")
@@ -207,6 +207,22 @@ def parse_config(config_cls, argv: list[str] | None, description: str | None,
     except ValueError as exc:
         parser.exit(2, f"error: {exc}\n")
     return config
+
+
+def cli(config_cls, train_fn: Callable, description: str | None, recipe, help: dict[str, str] | None = None,
+        choices: dict[str, tuple] | None = None, check: Callable | None = None):
+    """`(parse_args, main)` of a model's train step: a --flag per field of its TrainConfig (the data
+    options as the recipe describes them), `check(config)` before anything loads, then `train_fn`."""
+    def parse_args(argv: list[str] | None = None):
+        config = parse_config(config_cls, argv, description, help=help, choices=choices, recipe=recipe)
+        if check is not None:
+            check(config)
+        return config
+
+    def main(argv: list[str] | None = None) -> None:
+        train_fn(parse_args(argv))
+
+    return parse_args, main
 
 
 def check_train_config(config) -> None:

@@ -21,7 +21,7 @@ from common.data.items import DataSource, Items
 from common.data.tfds import DatasetMissingError, tfds_builder, tfds_data_dir
 from common.pipeline.data import step as data_step
 from models.autoencoder.features import (  # noqa: F401  (re-exported: the model's data API)
-    DIMS, FRAMES, LABELS, SAMPLE_RATE, ClipError, clip_log_mel, find_splits, log_mel, to_vectors,
+    DIMS, FRAMES, LABELS, NORMAL, SAMPLE_RATE, ClipError, clip_log_mel, find_splits, log_mel, to_vectors,
 )
 from models.autoencoder.toycar_tfds import NAME as DATASET
 from models.autoencoder.toycar_tfds import Dcase2020Toycar  # noqa: F401  (registers the builder)
@@ -143,7 +143,7 @@ def load_dataset(
 
 def vector_dataset(split: str = "train", *, tfds_dir: str | os.PathLike | None = None):
     """A `tf.data` stream of the 640-d vectors of the normal clips of `split` (training input)."""
-    return _vectors(builder(tfds_dir), split, "normal")
+    return _vectors(builder(tfds_dir), split, NORMAL)
 
 
 def resolve_split(split: str, b) -> str:
@@ -157,7 +157,7 @@ def list_items(source: DataSource, split: str, purpose: str = "evaluate") -> tup
     """(the split, its clips' file names in order); calibration reads normal clips only."""
     b = prepare(source.data_dir, source.tfds_dir) if source.data_dir else builder(source.tfds_dir)
     split = resolve_split(split, b)
-    clips = load_clips(split, tfds_dir=source.tfds_dir, label="normal" if purpose == "calibrate" else None)
+    clips = load_clips(split, tfds_dir=source.tfds_dir, label=NORMAL if purpose == "calibrate" else None)
     return split, list(clips.files)
 
 
@@ -168,14 +168,14 @@ def load_items(source: DataSource, split: str, *, only: set[str] | None = None, 
 
     b = prepare(source.data_dir, source.tfds_dir) if source.data_dir else builder(source.tfds_dir)
     split = resolve_split(split, b)
-    clips = load_clips(split, tfds_dir=source.tfds_dir, label="normal" if purpose == "calibrate" else None)
+    clips = load_clips(split, tfds_dir=source.tfds_dir, label=NORMAL if purpose == "calibrate" else None)
     keep = [i for i, f in enumerate(clips.files) if only is None or f in only]
     return Items([clips.log_mels[i] for i in keep], np.asarray([clips.labels[i] for i in keep], np.int64),
                  [clips.files[i] for i in keep],
                  [hashlib.sha256(np.ascontiguousarray(clips.log_mels[i]).tobytes()).hexdigest() for i in keep],
                  f"ToyCar {split}", skipped=[{"file": p["file"], "error": p["reason"]} for p in clips.problems
                                              if p.get("action") == "skipped"],
-                 columns={"machine_id": [clips.machine_ids[i] for i in keep]})
+                 columns={"machine_id": [clips.machine_ids[i] for i in keep]}, split=split)
 
 
 def describe(source: DataSource, download: bool = True) -> dict:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from common.data.audio import AudioError, list_audio, load_audio
+from models.autoencoder.recipe import RECIPE
 
 SAMPLE_RATE = 16000
 N_FFT = 1024
@@ -23,7 +24,8 @@ N_MELS = 128
 POWER = 2.0
 FRAMES = 5
 DIMS = N_MELS * FRAMES  # 640
-LABELS = ("normal", "anomaly")
+LABELS = RECIPE.data.class_names  # clip labels, in class-id order: normal 0, anomaly 1
+NORMAL = LABELS[0]
 MACHINE_TYPE = "ToyCar"
 
 _NAME = re.compile(r"^(normal|anomaly)_(id_\d+)_")

@@ -16,12 +16,11 @@ import numpy as np
 
 from common.data.calibration import sample_features
 from common.evaluation.metrics.anomaly import auc_by_group, auc_unmeasurable_reason, plot_roc
-from models.autoencoder.features import MACHINE_TYPE, to_vectors
+from models.autoencoder.features import LABELS, MACHINE_TYPE, to_vectors
 from models.autoencoder.recipe import AUC
 
 CHUNK_CLIPS = 64  # clips scored per predict call (bounds memory on the full test set)
 MAX_FPR = 0.1
-LABELS = ("normal", "anomaly")
 NAMES = {"int8": "model", "float": "float", "efinix_autoencoder": "reference_int8"}  # the report's clip columns
 
 
@@ -95,8 +94,7 @@ def extras(ev) -> dict:
         row.update({f"score_{name}": float(ev.outputs[label][i]) for label, name in shown.items()})
         rows.append(row)
     out: dict = {"clips": rows, "models": {NAMES.get(k, k): str(ev.paths[k]) for k in shown},
-                 "auc": {name: _auc(ev, label) for label, name in shown.items()},
-                 "calibration_files": [f for f, k in zip(items.ids, keep) if not k]}
+                 "auc": {name: _auc(ev, label) for label, name in shown.items()}}
     if "float" in ev.outputs:
         for label, name in shown.items():
             if label == "float":

@@ -54,17 +54,11 @@ def train(config: TrainConfig):
                             else build_model(), compile, datasets)
 
 
-def parse_args(argv: list[str] | None = None) -> TrainConfig:
-    return fit.parse_config(TrainConfig, argv, __doc__, recipe=RECIPE, help={
-        "init": "start from random weights or the MLPerf Tiny ad01.h5",
-        "shuffle_buffer": "vectors in the shuffle buffer",
-        "weights": "explicit path to ad01.h5",
-    }, choices={"init": ("scratch", "pretrained")})
-
-
-def main(argv: list[str] | None = None) -> None:
-    train(parse_args(argv))
-
+parse_args, main = fit.cli(TrainConfig, train, __doc__, RECIPE, help={
+    "init": "start from random weights or the MLPerf Tiny ad01.h5",
+    "shuffle_buffer": "vectors in the shuffle buffer",
+    "weights": "explicit path to ad01.h5",
+}, choices={"init": ("scratch", "pretrained")})
 
 if __name__ == "__main__":
     from common.cli import run

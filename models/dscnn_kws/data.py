@@ -22,10 +22,11 @@ import numpy as np
 
 from common import env  # noqa: F401
 from common.data.audio import AUDIO_EXTENSIONS, AudioError, list_audio, load_audio
-from common.data.tfds import DatasetMissingError, to_arrays
+from common.data.tfds import DatasetMissingError, describe_tfds, to_arrays, training_pipeline
 from models.dscnn_kws.frontend import CLIP_SAMPLES, SAMPLE_RATE, extract_features, mfcc, prepare_waveform
 from models.dscnn_kws.frontend import FEATURE_SHAPE  # noqa: F401  (the shape of every clip's features)
-from common.data.items import DataSource, Items, file_sha256, tfds_ids
+from common.data.items import DataSource, Items, tfds_ids
+from common.data.weights import sha256_of
 from common.errors import DataLayoutError  # noqa: F401  (raised here; defined in the leaf module)
 from common.pipeline.data import step as data_step
 from models.dscnn_kws.recipe import RECIPE
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 
 DATASET = RECIPE.data.tfds
 CLASS_NAMES = RECIPE.data.class_names
-SILENCE, UNKNOWN = "_silence_", "_unknown_"
+SILENCE, UNKNOWN = CLASS_NAMES[-2:]  # the two classes that are not a keyword
 KEYWORDS = tuple(name for name in CLASS_NAMES if name not in (SILENCE, UNKNOWN))
 BACKGROUND_NOISE = "_background_noise_"
 
@@ -281,15 +282,9 @@ def load_dataset(
         ds = builder.as_dataset(split=split, as_supervised=True, shuffle_files=False)
         ds = ds.map(lambda a, y: (prepare_waveform(a), y), num_parallel_calls=tf.data.AUTOTUNE)
         background = None  # TFDS does not expose _background_noise_: use --data-dir <archive> for noise mixing
-    ds = ds.cache()
-    if shuffle:
-        ds = ds.shuffle(20_000, seed=seed, reshuffle_each_iteration=True)
-    if augment_data:
-        ds = ds.map(lambda w, y: (augment(w, background, seed), y), num_parallel_calls=tf.data.AUTOTUNE)
-    ds = ds.map(lambda w, y: (mfcc(w), y), num_parallel_calls=tf.data.AUTOTUNE)
-    if batch_size:
-        ds = ds.batch(batch_size)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return training_pipeline(ds.cache(), batch_size=batch_size, shuffle=shuffle, seed=seed, shuffle_buffer=20_000,
+                             augment=(lambda w, y: (augment(w, background, seed), y)) if augment_data else None,
+                             then=lambda w, y: (mfcc(w), y))
 
 
 def load_arrays(split: str = "test", *, data_dir: str | os.PathLike | None = None,
@@ -323,10 +318,11 @@ def load_items(source: DataSource, split: str, *, only: set[str] | None = None, 
         data = scan_folder(source.data_dir, split)
         clips = load_clips(data, only=only)
         name = data.root.name + ("" if split == "all" else f" {split}")
-        return Items(clips.x, clips.y, clips.files, [file_sha256(data.root / f) for f in clips.files], name,
-                     skipped=clips.skipped)
+        return Items(clips.x, clips.y, clips.files, [sha256_of(data.root / f) for f in clips.files], name,
+                     skipped=clips.skipped, split=split)
     clips = load_arrays(split, tfds_dir=source.tfds_dir)
-    items = Items(clips.x, clips.y, tfds_ids(DATASET, split, len(clips.y)), [""] * len(clips.y), f"{DATASET} {split}")
+    items = Items(clips.x, clips.y, tfds_ids(DATASET, split, len(clips.y)), [""] * len(clips.y), f"{DATASET} {split}",
+                  split=split)
     return items if only is None else items.subset([i for i, name in enumerate(items.ids) if name in only])
 
 
@@ -351,19 +347,7 @@ def describe(source: DataSource, download: bool = True) -> dict:
         builder = tfds_builder(DATASET, source.tfds_dir, download=download)
     except DatasetMissingError as exc:
         raise DatasetMissingError(f"{exc} {FOLDER_HINT}") from exc
-    info = builder.info
-    names = tuple(info.features["label"].names)
-    if names != CLASS_NAMES:
-        raise DataLayoutError(f"{DATASET} in {builder.data_dir} has classes {names}, not {CLASS_NAMES}")
-    return {
-        "dataset": DATASET,
-        "source": "tfds",
-        "version": str(info.version),
-        "data_dir": str(builder.data_dir),
-        "splits": {name: split.num_examples for name, split in info.splits.items()},
-        "class_names": list(names),
-    }
-
+    return describe_tfds(builder, CLASS_NAMES)
 
 main = data_step("dscnn_kws")
 

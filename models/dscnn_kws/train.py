@@ -142,19 +142,16 @@ def train(config: TrainConfig, extra_callbacks: list | None = None):
     return fit.run_training(config, build, compile, datasets, callbacks=[schedule, *(extra_callbacks or [])])
 
 
-def parse_args(argv: list[str] | None = None) -> TrainConfig:
-    config = fit.parse_config(TrainConfig, argv, __doc__, recipe=RECIPE, help={
-        "init": "start from random weights or MLPerf Tiny's kws_ref_model",
-        "train_split": "TFDS split, or train/validation/test/all of a --data-dir folder",
-        "weights": "kws_ref_model folder (default: the published files / $ZOO_WEIGHTS_DIR)",
-    }, choices={"init": ("scratch", "pretrained")})
+def _check_layout(config: TrainConfig) -> None:
     if config.data_dir:
         scan_folder(config.data_dir)  # fail early on a wrong layout
-    return config
 
-def main(argv: list[str] | None = None) -> None:
-    train(parse_args(argv))
 
+parse_args, main = fit.cli(TrainConfig, train, __doc__, RECIPE, help={
+    "init": "start from random weights or MLPerf Tiny's kws_ref_model",
+    "train_split": "TFDS split, or train/validation/test/all of a --data-dir folder",
+    "weights": "kws_ref_model folder (default: the published files / $ZOO_WEIGHTS_DIR)",
+}, choices={"init": ("scratch", "pretrained")}, check=_check_layout)
 
 if __name__ == "__main__":
     from common.cli import run

@@ -5,16 +5,15 @@ best-scoring face is kept), cropped to a square of 1.5x the face box around its 
 landmark ROI, without the eye-line rotation), and resized to 192x192 RGB in [0, 1]. Images without a
 face are reported and skipped.
 
-Splits are by image file so no photo feeds both calibration and evaluation: in each sub-folder,
-every 3rd image (sorted by name, starting with the first) is `calibration`, the rest `evaluation`.
-Without --data-dir the photos come from TFDS `lfw` (calibration train[:100], evaluation
-train[100:400]) where it is prepared or can be downloaded.
+Calibration and scoring never share a photo: the recipe's rule (every 3rd photo of each folder,
+by name) picks the calibrating photos, and evaluation leaves them out. Without --data-dir the photos
+come from TFDS `lfw` (calibration train[:100], evaluation train[100:400]) where it is prepared or can
+be downloaded.
 
     python -m models.facemesh.data --data-dir ../shared/data/faces --out build/facemesh/data.json
 """
 from __future__ import annotations
 
-import argparse
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -25,18 +24,18 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 import numpy as np
 
 from common import env  # noqa: F401
-from common.atomic import write_json
 from common.data.images import IMAGE_EXTENSIONS, ImageError, read_image, resize
+from common.data.items import DataSource, Items, relative_id, tfds_id, tfds_ids
+from common.data.weights import sha256_of
+from common.pipeline.data import step as data_step
 from models.facemesh.detector import FaceDetector
-from common.cli import ArgumentParser, add_data_args
+from models.facemesh.recipe import RECIPE
 
 if TYPE_CHECKING:
     import tensorflow as tf
 
-CROP_SIZE = 192
+CROP_SIZE = RECIPE.input_shape[0]
 CROP_SCALE = 1.5  # MediaPipe's face-landmark ROI: 1.5x the detection box, square
-SPLITS = ("calibration", "evaluation", "all")
-CALIBRATION_EVERY = 3
 
 
 class NoFaceError(ValueError):
@@ -82,15 +81,6 @@ def list_face_images(data_dir: str | os.PathLike) -> list[Path]:
     return images
 
 
-def split_of(images: list[Path]) -> dict[Path, str]:
-    """calibration for every CALIBRATION_EVERY-th image of each folder (sorted), evaluation otherwise."""
-    by_folder: dict[Path, list[Path]] = {}
-    for p in images:
-        by_folder.setdefault(p.parent, []).append(p)
-    return {p: ("calibration" if i % CALIBRATION_EVERY == 0 else "evaluation")
-            for files in by_folder.values() for i, p in enumerate(sorted(files))}
-
-
 @dataclass
 class FaceCrops:
     images: np.ndarray  # (N, 192, 192, 3) float32 RGB in [0, 1]
@@ -104,36 +94,32 @@ class FaceCrops:
         return len(self.images)
 
 
-TFDS_NAME = "lfw"  # the default source where TFDS has it prepared (or can download it)
-TFDS_SPLITS = {"calibration": "train[:100]", "evaluation": "train[100:400]", "all": "train[:400]"}
+TFDS_NAME = RECIPE.data.tfds  # the default source where TFDS has it prepared (or can download it)
 
 
-def _folder_items(data_dir: str, split: str) -> Iterator[tuple[str, Callable[[], np.ndarray]]]:
-    images = list_face_images(data_dir)
-    splits = split_of(images)
-    for path in images:
-        if split == "all" or splits[path] == split:
-            yield str(path), (lambda p=path: read_image(p, "RGB"))
+def _folder_items(data_dir: str, only: set[str] | None) -> Iterator[tuple[str, Callable[[], np.ndarray]]]:
+    for path in list_face_images(data_dir):
+        name = relative_id(path, data_dir)
+        if only is None or name in only:
+            yield name, (lambda p=path: read_image(p, "RGB"))
 
 
-def _tfds_items(name: str, split: str, tfds_dir: str | None) -> Iterator[tuple[str, Callable[[], np.ndarray]]]:
+def _tfds_items(split: str, tfds_dir: str | None, only: set[str] | None) -> Iterator[tuple[str, Callable[[], np.ndarray]]]:
     from common.data.tfds import DatasetMissingError, tfds_builder
 
-    tfds_split = TFDS_SPLITS[split]
     try:
-        builder = tfds_builder(name, tfds_dir)
+        builder = tfds_builder(TFDS_NAME, tfds_dir)
     except DatasetMissingError as exc:
-        raise DatasetMissingError(f"{exc}\nOr use a folder of face photos instead: --data-dir <folder> "
+        raise DatasetMissingError(f"{exc} Or use a folder of face photos instead: --data-dir <folder> "
                                   "(make: FACEMESH_DATA_DIR=<folder>).") from exc
-    dataset = builder.as_dataset(split=tfds_split, shuffle_files=False)
-    for i, example in enumerate(dataset.as_numpy_iterator()):
-        image = np.asarray(example["image"])
-        image = np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image
-        yield f"{name}/{tfds_split}#{i}", (lambda im=image: im)
+    for i, example in enumerate(builder.as_dataset(split=split, shuffle_files=False)):
+        name = tfds_id(TFDS_NAME, split, i)
+        if only is None or name in only:
+            image = np.asarray(example["image"])
+            yield name, (lambda im=image: np.repeat(im, 3, axis=-1) if im.shape[-1] == 1 else im)
 
 
-def _crop_faces(items: Iterable[tuple[str, Callable[[], np.ndarray]]], detector: FaceDetector, where: str,
-                split: str) -> FaceCrops:
+def _crop_faces(items: Iterable[tuple[str, Callable[[], np.ndarray]]], detector: FaceDetector, where: str) -> FaceCrops:
     crops, sources, boxes, scores, wholes, skipped = [], [], [], [], [], []
     for source, load in items:
         try:
@@ -153,47 +139,64 @@ def _crop_faces(items: Iterable[tuple[str, Callable[[], np.ndarray]]], detector:
     for s in skipped:
         warnings.warn(f"skipped {s['image']}: {s['reason']}", stacklevel=4)
     if not crops:
-        raise NoFaceError(f"{where}: no face found in any of the {split} images")
+        raise NoFaceError(f"{where}: no face found in any of its images")
     return FaceCrops(np.stack(crops), sources, np.asarray(boxes, np.float32), np.asarray(scores, np.float32),
                      np.stack(wholes), skipped)
 
 
 @lru_cache(maxsize=4)
-def _load(data_dir: str | None, split: str, detector_path: str | None, tfds_name: str,
+def _load(data_dir: str | None, split: str, only: frozenset | None, detector_path: str | None,
           tfds_dir: str | None) -> FaceCrops:
     detector = FaceDetector(detector_path)
     if data_dir is not None:
-        return _crop_faces(_folder_items(data_dir, split), detector, data_dir, split)
-    return _crop_faces(_tfds_items(tfds_name, split, tfds_dir), detector, f"TFDS {tfds_name}", split)
+        return _crop_faces(_folder_items(data_dir, only), detector, data_dir)
+    return _crop_faces(_tfds_items(split, tfds_dir, only), detector, f"TFDS {TFDS_NAME} {split}")
 
 
 def load_face_crops(split: str = "all", *, data_dir: str | os.PathLike | None = None,
                     tfds_dir: str | os.PathLike | None = None, detector_path: str | os.PathLike | None = None,
-                    tfds_name: str = TFDS_NAME) -> FaceCrops:
-    """Face crops of the images of `split` ("calibration", "evaluation" or "all") below `data_dir`,
-    or, without `data_dir`, of TFDS `tfds_name` (default lfw; `TFDS_SPLITS` says which slices).
-    The rich structure (whole photos, sources, skipped images) that quantize and evaluate use;
-    `load_dataset` is the tf.data view. Cached: the same arguments return the same object."""
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    return _load(str(Path(data_dir).resolve()) if data_dir is not None else None, split,
-                 str(detector_path) if detector_path else None, tfds_name,
+                    only: set[str] | None = None) -> FaceCrops:
+    """Face crops of the photos below `data_dir` (`split` "all"), or, without `data_dir`, of TFDS lfw
+    `split` (e.g. "train[100:400]"); `only`: just the photos with these ids (relative paths, or TFDS
+    example ids). The rich structure (whole photos, sources, skipped images); `load_dataset` is the
+    tf.data view. Cached: the same arguments return the same object."""
+    return _load(str(Path(data_dir)) if data_dir is not None else None, split,
+                 frozenset(only) if only is not None else None, str(detector_path) if detector_path else None,
                  str(tfds_dir) if tfds_dir else None)
 
 
 def load_dataset(split: str = "all", *, data_dir: str | os.PathLike | None = None,
                  tfds_dir: str | os.PathLike | None = None, batch_size: int | None = 32,
-                 detector_path: str | os.PathLike | None = None, tfds_name: str = TFDS_NAME) -> tf.data.Dataset:
+                 detector_path: str | os.PathLike | None = None) -> tf.data.Dataset:
     """A `tf.data` pipeline of (192x192x3 float32 RGB 0..1 face crop, int32 source index): the
     model's input, and the crop's index into `load_face_crops(<same arguments>).sources` (there are
     no ground-truth landmarks; the reference is MediaPipe's own model). Batched unless batch_size is
-    None. Same splits and sources as `load_face_crops`, in the same order."""
+    None. Same sources as `load_face_crops`, in the same order."""
     import tensorflow as tf
 
-    crops = load_face_crops(split, data_dir=data_dir, tfds_dir=tfds_dir, detector_path=detector_path,
-                            tfds_name=tfds_name)
+    crops = load_face_crops(split, data_dir=data_dir, tfds_dir=tfds_dir, detector_path=detector_path)
     ds = tf.data.Dataset.from_tensor_slices((crops.images, np.arange(len(crops), dtype=np.int32)))
     return ds.batch(batch_size) if batch_size else ds
+
+
+def list_items(source: DataSource, split: str, purpose: str = "evaluate") -> tuple[str, list[str]]:
+    """(split, the ids of its photos: paths relative to the folder, or TFDS example ids), nothing decoded."""
+    if source.data_dir:
+        return "all", [relative_id(p, source.data_dir) for p in list_face_images(source.data_dir)]
+    from common.data.tfds import tfds_builder
+
+    n = tfds_builder(TFDS_NAME, source.tfds_dir).info.splits[split].num_examples
+    return split, tfds_ids(TFDS_NAME, split, n)
+
+
+def load_items(source: DataSource, split: str, *, only: set[str] | None = None, purpose: str = "evaluate") -> Items:
+    """The face crops of `split` (of the photos `only`) as items; photos without a face are named in `skipped`."""
+    crops = load_face_crops(split, data_dir=source.data_dir, tfds_dir=source.tfds_dir, only=only)
+    hashes = [sha256_of(Path(source.data_dir) / s) if source.data_dir else "" for s in crops.sources]
+    name = Path(source.data_dir).name if source.data_dir else f"{TFDS_NAME} {split}"
+    return Items(crops.images, None, list(crops.sources), hashes, name,
+                 skipped=[{"file": s["image"], "error": s["reason"]} for s in crops.skipped],
+                 columns={"whole_images": crops.whole_images}, split=split)
 
 
 def augment_crops(crops: np.ndarray, seed: int = 0) -> np.ndarray:
@@ -208,34 +211,17 @@ def augment_crops(crops: np.ndarray, seed: int = 0) -> np.ndarray:
     return np.concatenate([both, jittered]).astype(np.float32)
 
 
-def describe(data_dir: str | os.PathLike | None = None, tfds_dir: str | os.PathLike | None = None) -> dict:
-    """Per-split face counts and skipped images (the Make chain's data step)."""
-    summary: dict = {"source": str(data_dir) if data_dir else f"tfds:{TFDS_NAME}", "crop_size": CROP_SIZE,
-                     "crop_scale": CROP_SCALE, "splits": {}}
-    for split in ("calibration", "evaluation"):
-        crops = load_face_crops(split, data_dir=data_dir, tfds_dir=tfds_dir)
-        summary["splits"][split] = {"faces": len(crops), "images": crops.sources, "skipped": crops.skipped}
-    return summary
+def describe(source: DataSource, download: bool = True) -> dict:
+    """Faces found and photos skipped (the Make chain's data step)."""
+    split = "all" if source.data_dir else "train[:400]"
+    crops = load_face_crops(split, data_dir=source.data_dir, tfds_dir=source.tfds_dir)
+    for s in crops.skipped:
+        print(f"skipped {s['image']}: {s['reason']}")
+    return {"source": str(source.data_dir) if source.data_dir else f"tfds:{TFDS_NAME} {split}", "crop_size": CROP_SIZE,
+            "crop_scale": CROP_SCALE, "faces": len(crops), "images": crops.sources, "skipped": crops.skipped}
 
 
-def add_source_args(parser: argparse.ArgumentParser) -> None:
-    """--data-dir / --tfds-dir (common.cli.add_data_args), shared by the data, quantize and evaluate CLIs."""
-    add_data_args(parser, folder=f"face photos, searched recursively (without it: TFDS {TFDS_NAME}, {TFDS_SPLITS})",
-                  tfds=TFDS_NAME)
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = ArgumentParser(description=__doc__)
-    add_source_args(parser)
-    parser.add_argument("--out", type=Path, help="write the summary JSON here (atomically)")
-    args = parser.parse_args(argv)
-    summary = describe(args.data_dir, args.tfds_dir)
-    if args.out:
-        write_json(args.out, summary)
-    for split, info in summary["splits"].items():
-        print(f"{split}: {info['faces']} faces, {len(info['skipped'])} images skipped")
-        for s in info["skipped"]:
-            print(f"  skipped {s['image']}: {s['reason']}")
+main = data_step("facemesh")
 
 
 if __name__ == "__main__":

@@ -60,9 +60,10 @@ class FaceDetector:
 
     def __init__(self, path: str | os.PathLike | None = None, min_score: float = MIN_FACE_SCORE):
         from common.graph.runners import Runner
-        from models.facemesh.weights import mediapipe_file
+        from common.pipeline.references import fetch_file
+        from models.facemesh.recipe import RECIPE
 
-        self.runner = Runner(mediapipe_file("mediapipe_face_detection", path))
+        self.runner = Runner(fetch_file(RECIPE, "mediapipe_face_detection", path))
         self.anchors = ssd_anchors()
         self.min_score = min_score
 

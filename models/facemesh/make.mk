@@ -7,4 +7,4 @@ facemesh_DATA_ARGS  ?= $(facemesh_source)
 # PReLU layers mixing alphas <= 1 and > 1: clamp (MUL + MAXIMUM, as lean as the Efinix file) or exact
 FACEMESH_MIXED_PRELU ?= clamp
 facemesh_QUANT_ARGS ?= $(facemesh_source) --mixed-prelu $(FACEMESH_MIXED_PRELU)
-facemesh_EVAL_ARGS  ?= $(facemesh_source) --png $(BUILD)/facemesh/landmarks.png
+facemesh_EVAL_ARGS  ?= $(facemesh_source)

@@ -18,7 +18,6 @@ from common import env  # noqa: F401
 from common.graph.layers import AcceleratorPReLU, ChannelPad, prelu_form
 import keras
 
-INPUT_SHAPE = (192, 192, 3)
 NUM_LANDMARKS = 468
 LEFT_EYE, RIGHT_EYE = 33, 263  # outer eye corners, the inter-ocular pair of the NME
 
@@ -189,7 +188,8 @@ def build_from_tflite(path: str | os.PathLike, name: str = "facemesh"):
 
 
 def build_model(tflite_path: str | os.PathLike | None = None):
-    """The face landmark model with MediaPipe's weights (the registered `face_landmark.tflite`)."""
-    from models.facemesh.weights import mediapipe_file
+    """The face landmark model with MediaPipe's weights (the recipe's `face_landmark.tflite`)."""
+    from common.pipeline.references import fetch_file
+    from models.facemesh.recipe import RECIPE
 
-    return build_from_tflite(tflite_path or mediapipe_file("mediapipe_face_landmark"))
+    return build_from_tflite(tflite_path or fetch_file(RECIPE, "mediapipe_face_landmark"))

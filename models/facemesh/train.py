@@ -14,7 +14,8 @@ import numpy as np
 
 from common import env
 from common.graph.keras_io import save_model
-from models.facemesh.model import INPUT_SHAPE, build_model
+from models.facemesh.model import build_model
+from models.facemesh.recipe import RECIPE
 from common.cli import ArgumentParser
 
 MAX_IMPORT_DIFF_PX = 0.05  # the issue's bound for float Keras vs the original tflite
@@ -22,7 +23,7 @@ MAX_IMPORT_DIFF_PX = 0.05  # the issue's bound for float Keras vs the original t
 
 @dataclass
 class TrainConfig:
-    weights: str | None = None  # explicit path to face_landmark.tflite (else the weights registry / wheel)
+    weights: str | None = None  # explicit path to face_landmark.tflite (else the recipe's published file / wheel)
     out: str = "build/facemesh/model.keras"
     workdir: str = "build/facemesh/train"  # unused: nothing is trained; kept for the Makefile contract
     check_samples: int = 4
@@ -33,7 +34,7 @@ def import_check(model, tflite_path, n: int = 4, seed: int = 0) -> dict:
     """Max abs difference of landmarks (px) and face-flag logits between Keras and the tflite."""
     from common.graph.runners import Runner
 
-    x = np.random.default_rng(seed).uniform(0, 1, (n, *INPUT_SHAPE)).astype(np.float32)
+    x = np.random.default_rng(seed).uniform(0, 1, (n, *RECIPE.input_shape)).astype(np.float32)
     landmarks, flag = model.predict(x, verbose=0)
     ref_landmarks, ref_flag = Runner(tflite_path).predict(x)
     return {
@@ -44,10 +45,10 @@ def import_check(model, tflite_path, n: int = 4, seed: int = 0) -> dict:
 
 def train(config: TrainConfig):
     """Build the Keras model from the tflite, verify it, save it atomically to `config.out`."""
-    from models.facemesh.weights import mediapipe_file
+    from common.pipeline.references import fetch_file
 
     env.set_seed(config.seed)
-    source = mediapipe_file("mediapipe_face_landmark", config.weights)
+    source = fetch_file(RECIPE, "mediapipe_face_landmark", config.weights)
     model = build_model(source)
     check = import_check(model, source, config.check_samples, config.seed)
     print(f"import check on {config.check_samples} random images: {check}")

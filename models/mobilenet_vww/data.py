@@ -22,21 +22,22 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from common import env  # noqa: F401
-from common.atomic import write_json
-from common.data.tfds import to_arrays
 from common.data.images import ImageError, list_images, read_image, read_yolo_folder, resize
-from common.cli import ArgumentParser, add_data_args
+from common.data.items import DataSource, Items, relative_id, tfds_ids
+from common.data.weights import sha256_of
+from common.data.tfds import describe_tfds, to_arrays, training_pipeline
+from common.pipeline.data import step as data_step
+from models.mobilenet_vww.recipe import RECIPE
 
 if TYPE_CHECKING:
     import tensorflow as tf
 
-IMAGE_SIZE = (96, 96)
-CLASS_NAMES = ("non_person", "person")  # model output index = class id; person = 1
+IMAGE_SIZE = RECIPE.input_shape[:2]
+CLASS_NAMES = RECIPE.data.class_names  # model output index = class id; person = 1
 PERSON_CLASS = 0  # COCO-80 / YOLO class id of "person" (also TFDS coco's label 0)
 MIN_PERSON_AREA = 0.005  # VWW: "person" if a person box covers more than 0.5% of the image
-TFDS_NAME = "coco/2017"
-FOLDER_HELP = f"YOLO images/+labels/, or person/+non_person/ (without it: TFDS {TFDS_NAME})"
-CLASS_FOLDERS = {"non_person": 0, "person": 1}
+TFDS_NAME = RECIPE.data.tfds
+CLASS_FOLDERS = {name: label for label, name in enumerate(CLASS_NAMES)}  # person/ and non_person/
 CROP_MIN_FRACTION = 0.8  # augmentation: random crop keeps 80..100% of each side
 BRIGHTNESS_DELTA = 0.2  # augmentation: +-0.2 on the 0..1 pixel scale
 
@@ -115,11 +116,15 @@ def _slice(n: int, split: str) -> slice:
     return slice(start, stop)
 
 
-def load_folder(data_dir: str | os.PathLike, color: str = "gray", split: str = "all") -> FolderData:
-    """Read, label and preprocess every image of a folder dataset; corrupt images are skipped."""
+def load_folder(data_dir: str | os.PathLike, color: str = "gray", split: str = "all",
+                only: set[str] | None = None) -> FolderData:
+    """Read, label and preprocess every image of a folder dataset (those of `only`, relative paths, when
+    given); corrupt images are skipped."""
     mode, _ = channels_of(color)
     layout, items = list_labelled_files(data_dir)
     items = items[_slice(len(items), split)]
+    if only is not None:
+        items = [(path, label) for path, label in items if relative_id(path, data_dir) in only]
     xs, ys, files, skipped = [], [], [], []
     for path, label in items:
         try:
@@ -208,13 +213,8 @@ def load_dataset(
         builder = coco_builder(tfds_dir, download)
         ds = builder.as_dataset(split=split, shuffle_files=False)
         ds = ds.map(lambda ex: _tfds_example(ex, color), num_parallel_calls=tf.data.AUTOTUNE)
-    if shuffle:
-        ds = ds.shuffle(10_000, seed=seed, reshuffle_each_iteration=True)
-    if augment_data:
-        ds = ds.map(lambda x, y: augment(x, y, seed), num_parallel_calls=tf.data.AUTOTUNE)
-    if batch_size:
-        ds = ds.batch(batch_size)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return training_pipeline(ds, batch_size=batch_size, shuffle=shuffle, seed=seed,
+                             augment=(lambda x, y: augment(x, y, seed)) if augment_data else None)
 
 
 def load_arrays(
@@ -234,15 +234,52 @@ def load_arrays(
     return to_arrays(ds, f"{TFDS_NAME} split {split!r}", limit)
 
 
-def describe(data_dir: str | os.PathLike | None = None, tfds_dir: str | os.PathLike | None = None,
-             download: bool = True) -> dict:
+def list_items(source: DataSource, split: str, purpose: str = "evaluate") -> tuple[str, list[str]]:
+    """(split, the ids of its images: paths relative to the folder, or TFDS example ids), nothing decoded."""
+    if source.data_dir:
+        _, items = list_labelled_files(source.data_dir)
+        return split, [relative_id(path, source.data_dir) for path, _ in items[_slice(len(items), split)]]
+    builder = coco_builder(source.tfds_dir)
+    return split, tfds_ids(TFDS_NAME, split, builder.info.splits[split].num_examples)
+
+
+def load_items(source: DataSource, split: str, *, only: set[str] | None = None, purpose: str = "evaluate",
+               color: str = "gray") -> Items:
+    """The images of `split` (those of `only`) with their VWW labels; unreadable images are skipped and named."""
+    if source.data_dir:
+        data = load_folder(source.data_dir, color, split, only)
+        ids = [relative_id(f, source.data_dir) for f in data.files]
+        name = Path(source.data_dir).name + ("" if split == "all" else f" {split}")
+        return Items(data.x, data.y, ids, [sha256_of(f) for f in data.files], name,
+                     skipped=[{"file": relative_id(f, source.data_dir), "error": "unreadable image"}
+                              for f in data.skipped], split=split)
+    wanted = None if only is None else sorted(int(i.rsplit("#", 1)[1]) for i in only)
+    x, y = load_arrays(split, tfds_dir=source.tfds_dir, color=color, limit=None if wanted is None else wanted[-1] + 1)
+    items = Items(x, y, tfds_ids(TFDS_NAME, split, len(x)), [""] * len(x), f"{TFDS_NAME} {split}", split=split)
+    return items if only is None else items.subset([i for i, name in enumerate(items.ids) if name in only])
+
+
+def rgb_inputs(items: Items, source: DataSource) -> np.ndarray:
+    """The same items as RGB images (for a model with a 96x96x3 input, e.g. MLPerf's reference)."""
+    rgb = load_items(source, items.split, only=set(items.ids), color="rgb")
+    if rgb.ids != items.ids:
+        raise ValueError("the RGB images are not the gray ones' (unreadable in one colour only?)")
+    return rgb.x
+
+
+def minus_one_to_one(items: Items, source: DataSource) -> np.ndarray:
+    """The gray images in [-1, 1]: the Efinix file's input (TFLM's camera convention, int8 = pixel - 128)."""
+    return items.x * 2.0 - 1.0
+
+
+def describe(source: DataSource, download: bool = True) -> dict:
     """What the data step records: source, image and label counts, skipped files."""
-    if data_dir:
-        data = load_folder(data_dir, "gray")
+    if source.data_dir:
+        data = load_folder(source.data_dir, "gray")
         counts = np.bincount(data.y, minlength=len(CLASS_NAMES))
         return {
             "dataset": "folder",
-            "data_dir": str(Path(data_dir).resolve()),
+            "data_dir": str(Path(source.data_dir).resolve()),
             "layout": data.layout,
             "n_images": len(data.y),
             "label_counts": {name: int(c) for name, c in zip(CLASS_NAMES, counts)},
@@ -250,28 +287,10 @@ def describe(data_dir: str | os.PathLike | None = None, tfds_dir: str | os.PathL
             "class_names": list(CLASS_NAMES),
             "vww_min_person_area": MIN_PERSON_AREA,
         }
-    builder = coco_builder(tfds_dir, download)
-    return {
-        "dataset": TFDS_NAME,
-        "version": str(builder.info.version),
-        "data_dir": str(builder.data_dir),
-        "splits": {name: split.num_examples for name, split in builder.info.splits.items()},
-        "class_names": list(CLASS_NAMES),
-        "vww_min_person_area": MIN_PERSON_AREA,
-    }
+    summary = describe_tfds(coco_builder(source.tfds_dir, download))
+    return {**summary, "class_names": list(CLASS_NAMES), "vww_min_person_area": MIN_PERSON_AREA}
 
-
-def main(argv: list[str] | None = None) -> None:
-    parser = ArgumentParser(description=__doc__)
-    add_data_args(parser, folder=FOLDER_HELP, tfds=TFDS_NAME)
-    parser.add_argument("--out", type=Path, help="write the summary JSON here (atomically)")
-    parser.add_argument("--no-download", action="store_true", help="fail instead of downloading")
-    args = parser.parse_args(argv)
-    summary = describe(args.data_dir, args.tfds_dir, download=not args.no_download)
-    if args.out:
-        write_json(args.out, summary)
-    print(summary)
-
+main = data_step("mobilenet_vww")
 
 if __name__ == "__main__":
     from common.cli import run

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from common import env  # noqa: F401
 from common.graph.layers import StaticFlatten
+from models.mobilenet_vww.recipe import RECIPE
 
-INPUT_SHAPE = (96, 96, 1)
-NUM_CLASSES = 2
 ALPHA = 0.25
 WEIGHT_DECAY = 1e-4
 # (pointwise filters at alpha 1, depthwise stride) of the 13 depthwise-separable blocks
@@ -23,7 +22,7 @@ def _suffix(i: int) -> str:
     return f"_{i}" if i else ""
 
 
-def build_model(input_shape: tuple[int, int, int] = INPUT_SHAPE, num_classes: int = NUM_CLASSES,
+def build_model(input_shape: tuple[int, ...] = RECIPE.input_shape, num_classes: int = len(RECIPE.data.class_names),
                 alpha: float = ALPHA):
     """MobileNetV1 exactly as MLPerf Tiny's `mobilenet_v1` for VWW (conv biases kept, BN, ReLU)."""
     import keras

@@ -10,37 +10,26 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
-from common import env
-from common.graph.keras_io import save_model
-from common.training.fit import fit, get_strategy, parse_config, prepare_run
-from common.data.weights import fetch
-from models.mobilenet_vww.data import FOLDER_HELP, TFDS_NAME, load_dataset
-from models.mobilenet_vww.model import INPUT_SHAPE, build_model
+from common.pipeline.references import fetch_file
+from common.training import fit
+from models.mobilenet_vww.data import load_dataset
+from models.mobilenet_vww.model import build_model
+from models.mobilenet_vww.recipe import RECIPE
 
+INPUT_SHAPE = RECIPE.input_shape
 STEM = "conv2d"  # the first convolution, the only layer that sees the input channels
 
 
 @dataclass
-class TrainConfig:
-    init: str = "scratch"  # "scratch" or "pretrained" (MLPerf Tiny vww_96.h5, converted to grayscale)
+class TrainConfig(fit.TrainConfig):
+    model: ClassVar[str] = RECIPE.name
     epochs: int = 50  # 0 with --init pretrained = import only
     batch_size: int = 50  # MLPerf Tiny's VWW batch size
-    learning_rate: float = 1e-3
     lr_decay: float = 0.95  # per-epoch exponential decay
-    train_split: str = "train"  # TFDS coco/2017 split, or a slice like 'all[:90%]' of --data-dir
-    val_split: str = "validation"
-    seed: int = 0
-    steps_per_epoch: int | None = None  # cap for quick runs/tests
-    weights: str | None = None  # explicit path to vww_96.h5
-    data_dir: str | None = None  # folder dataset instead of TFDS
-    tfds_dir: str | None = None
-    workdir: str = "build/mobilenet_vww/train"
-    out: str = "build/mobilenet_vww/model.keras"
-    strategy: str = "default"
-    restart: bool = False  # discard the resume state in workdir
     channels: int = INPUT_SHAPE[-1]  # 1 = grayscale (the shipped model); 3 = MLPerf's original RGB input
 
 
@@ -72,7 +61,7 @@ def read_h5_weights(path: str | os.PathLike) -> dict[str, list[np.ndarray]]:
 def load_pretrained(path: str | os.PathLike | None = None, channels: int = INPUT_SHAPE[-1]):
     """Our MobileNetV1 with the MLPerf Tiny `vww_96.h5` weights; `channels=1` sums the stem kernel
     over RGB (exact for gray images), `channels=3` is the original RGB model."""
-    weights = read_h5_weights(fetch("mlperf_vww96", path))
+    weights = read_h5_weights(fetch_file(RECIPE, "mlperf_vww96", path))
     model = build_model(input_shape=(*INPUT_SHAPE[:2], channels))
     for layer in model.layers:
         if not layer.weights:
@@ -90,46 +79,36 @@ def train(config: TrainConfig):
     """Build or import the model, fit it for `config.epochs` and save it atomically to `config.out`."""
     import keras
 
-    prepare_run(config)  # bad options or another run's resume state: fail before loading anything
-    env.set_seed(config.seed)
-    with get_strategy(config.strategy).scope():
+    color = "gray" if config.channels == 1 else "rgb"
+
+    def build():
         if config.init == "pretrained":
-            model = load_pretrained(config.weights, channels=config.channels)
-        else:
-            model = build_model(input_shape=(*INPUT_SHAPE[:2], config.channels))
-        if config.epochs > 0:
-            color = "gray" if config.channels == 1 else "rgb"
-            train_ds = load_dataset(config.train_split, data_dir=config.data_dir, tfds_dir=config.tfds_dir,
-                                    color=color, batch_size=config.batch_size, augment_data=True, shuffle=True,
-                                    seed=config.seed)
-            val_ds = load_dataset(config.val_split, data_dir=config.data_dir, tfds_dir=config.tfds_dir,
-                                  color=color, batch_size=256)
-            steps = config.steps_per_epoch or int(train_ds.cardinality())
-            schedule = keras.optimizers.schedules.ExponentialDecay(
-                config.learning_rate, decay_steps=max(1, steps), decay_rate=config.lr_decay)
-            model.compile(optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy",
-                          metrics=["accuracy"])
-    if config.epochs > 0:
-        fit(model, train_ds, val_ds, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
-            workdir=config.workdir, config=config, shuffle=False)  # the dataset shuffles itself
-    save_model(model, config.out)
-    return model
+            return load_pretrained(config.weights, channels=config.channels)
+        return build_model(input_shape=(*INPUT_SHAPE[:2], config.channels))
+
+    def compile(model, train_ds):
+        steps = config.steps_per_epoch or int(train_ds.cardinality())
+        schedule = keras.optimizers.schedules.ExponentialDecay(config.learning_rate, decay_steps=max(1, steps),
+                                                               decay_rate=config.lr_decay)
+        model.compile(optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+
+    def datasets():
+        return (load_dataset(config.train_split, data_dir=config.data_dir, tfds_dir=config.tfds_dir, color=color,
+                             batch_size=config.batch_size, augment_data=True, shuffle=True, seed=config.seed),
+                load_dataset(config.val_split, data_dir=config.data_dir, tfds_dir=config.tfds_dir, color=color,
+                             batch_size=256))
+
+    return fit.run_training(config, build, compile, datasets, shuffle=False)  # the dataset shuffles itself
 
 
-def parse_args(argv: list[str] | None = None) -> TrainConfig:
-    return parse_config(TrainConfig, argv, __doc__, help={
-        "init": "random weights, or MLPerf Tiny vww_96.h5 converted to grayscale input",
-        "lr_decay": "per-epoch learning-rate decay factor",
-        "train_split": "TFDS split, or a slice such as 'all[:90%%]' of --data-dir",
-        "weights": "explicit path to vww_96.h5",
-        "data_dir": FOLDER_HELP,
-        "tfds_dir": f"holds {TFDS_NAME}",
-        "channels": "input channels: 1 = grayscale (the shipped model), 3 = the original RGB model",
-    }, choices={"init": ("scratch", "pretrained"), "channels": (1, 3)})
-
-def main(argv: list[str] | None = None) -> None:
-    train(parse_args(argv))
-
+parse_args, main = fit.cli(TrainConfig, train, __doc__, RECIPE, help={
+    "init": "random weights, or MLPerf Tiny vww_96.h5 converted to grayscale input",
+    "lr_decay": "per-epoch learning-rate decay factor",
+    "train_split": "TFDS split, or a slice such as 'all[:90%%]' of --data-dir",
+    "weights": "explicit path to vww_96.h5",
+    "channels": "input channels: 1 = grayscale (the shipped model), 3 = the original RGB model",
+}, choices={"init": ("scratch", "pretrained"), "channels": (1, 3)})
 
 if __name__ == "__main__":
     from common.cli import run

@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from common.data.items import DataSource, Items, tfds_ids
-from common.data.tfds import shard_by_data, tfds_builder, to_arrays
-from common.errors import DataLayoutError
+from common.data.tfds import describe_tfds, shard_by_data, tfds_builder, to_arrays, training_pipeline
 from common.pipeline.data import step as data_step
 from models.resnet_cifar.recipe import RECIPE
 
@@ -56,13 +55,8 @@ def load_dataset(
     builder = tfds_builder(DATASET, tfds_dir, download=download)
     ds = builder.as_dataset(split=split, as_supervised=True, shuffle_files=False)
     ds = ds.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE).cache()
-    if shuffle:
-        ds = ds.shuffle(10_000, seed=seed, reshuffle_each_iteration=True)
-    if augment_data:
-        ds = ds.map(lambda x, y: augment(x, y, seed), num_parallel_calls=tf.data.AUTOTUNE)
-    if batch_size:
-        ds = ds.batch(batch_size)
-    return shard_by_data(ds.prefetch(tf.data.AUTOTUNE))
+    return shard_by_data(training_pipeline(ds, batch_size=batch_size, shuffle=shuffle, seed=seed,
+                                           augment=(lambda x, y: augment(x, y, seed)) if augment_data else None))
 
 
 def load_arrays(split: str = "test", *, tfds_dir: str | os.PathLike | None = None, limit: int | None = None,
@@ -81,25 +75,13 @@ def list_items(source: DataSource, split: str, purpose: str = "evaluate") -> tup
 def load_items(source: DataSource, split: str, *, only: set[str] | None = None, purpose: str = "evaluate") -> Items:
     """The examples of `split` (those of `only`, when given) as items: images 0..255, labels."""
     x, y = load_arrays(split, tfds_dir=source.tfds_dir)
-    items = Items(x, y, tfds_ids(DATASET, split, len(x)), [""] * len(x), f"{DATASET} {split}")
+    items = Items(x, y, tfds_ids(DATASET, split, len(x)), [""] * len(x), f"{DATASET} {split}", split=split)
     return items if only is None else items.subset([i for i, name in enumerate(items.ids) if name in only])
 
 
 def describe(source: DataSource, download: bool = True) -> dict:
     """Split sizes and class names of the prepared dataset (the Make chain's data step)."""
-    builder = tfds_builder(DATASET, source.tfds_dir, download=download)
-    info = builder.info
-    names = tuple(info.features["label"].names)
-    if names != RECIPE.data.class_names:
-        raise DataLayoutError(f"{DATASET} in {builder.data_dir} has classes {names}, not {RECIPE.data.class_names}")
-    return {
-        "dataset": DATASET,
-        "version": str(info.version),
-        "data_dir": str(builder.data_dir),
-        "splits": {name: split.num_examples for name, split in info.splits.items()},
-        "class_names": list(names),
-    }
-
+    return describe_tfds(tfds_builder(DATASET, source.tfds_dir, download=download), RECIPE.data.class_names)
 
 main = data_step("resnet_cifar")
 

@@ -60,17 +60,11 @@ def _steps(config: TrainConfig) -> int:
     return max(1, -(-n // config.batch_size))
 
 
-def parse_args(argv: list[str] | None = None) -> TrainConfig:
-    return fit.parse_config(TrainConfig, argv, __doc__, recipe=RECIPE, help={
-        "init": "start from random weights or the MLPerf Tiny pretrainedResnet.h5",
-        "lr_decay": "per-epoch learning-rate decay factor",
-        "weights": "explicit path to pretrainedResnet.h5",
-    }, choices={"init": ("scratch", "pretrained")})
-
-
-def main(argv: list[str] | None = None) -> None:
-    train(parse_args(argv))
-
+parse_args, main = fit.cli(TrainConfig, train, __doc__, RECIPE, help={
+    "init": "start from random weights or the MLPerf Tiny pretrainedResnet.h5",
+    "lr_decay": "per-epoch learning-rate decay factor",
+    "weights": "explicit path to pretrainedResnet.h5",
+}, choices={"init": ("scratch", "pretrained")})
 
 if __name__ == "__main__":
     from common.cli import run

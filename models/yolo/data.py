@@ -15,17 +15,18 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from common import env  # noqa: F401
-from common.atomic import write_json
 from common.data.images import read_image, read_yolo_folder, resize
-from common.cli import ArgumentParser, add_data_args
+from common.data.items import DataSource, Items, relative_id, tfds_ids
+from common.data.weights import sha256_of
+from common.pipeline.data import step as data_step
+from models.yolo.recipe import RECIPE
 
 if TYPE_CHECKING:
     import tensorflow as tf
 
-INPUT_SIZE = (96, 96)
+INPUT_SIZE = RECIPE.input_shape[:2]
 PERSON = 0
-TFDS_NAME = "coco/2017"
-FOLDER_HELP = f"YOLO layout images/ + labels/ (class 0 = person; without it: TFDS {TFDS_NAME})"
+TFDS_NAME = RECIPE.data.tfds
 
 
 @dataclass
@@ -49,10 +50,13 @@ def yolo_to_corners(labels: np.ndarray, class_id: int = PERSON) -> np.ndarray:
     return np.clip(np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=-1), 0, 1).astype(np.float32)
 
 
-def load_folder(data_dir: str | os.PathLike, limit: int | None = None) -> DetectionSet:
-    """Every image of a YOLO-layout folder (images/ + labels/), person boxes only.
-    An image that cannot be decoded raises ImageError naming it (nothing is returned half-read)."""
+def load_folder(data_dir: str | os.PathLike, limit: int | None = None, only: set[str] | None = None) -> DetectionSet:
+    """Every image of a YOLO-layout folder (images/ + labels/; those of `only`, paths relative to the
+    folder, when given), person boxes only. An image that cannot be decoded raises ImageError naming
+    it (nothing is returned half-read)."""
     items = read_yolo_folder(data_dir)[:limit]
+    if only is not None:
+        items = [item for item in items if relative_id(item.image, data_dir) in only]
     xs, boxes, paths, sizes = [], [], [], []
     for item in items:
         image = read_image(item.image, "RGB")
@@ -142,15 +146,11 @@ def load_dataset(
         ds = ds.map(_tfds_person, num_parallel_calls=tf.data.AUTOTUNE)
         ds = ds.map(lambda im, b: (tf.image.resize(tf.cast(im, tf.float32), INPUT_SIZE, antialias=False) / 255.0, b),
                     num_parallel_calls=tf.data.AUTOTUNE)
-    if shuffle:
-        ds = ds.shuffle(2048, seed=seed, reshuffle_each_iteration=True)
-    if augment:
-        def flip(x, b):
-            do = tf.random.uniform((), seed=seed) < 0.5
-            x = tf.cond(do, lambda: tf.image.flip_left_right(x), lambda: x)
-            b = tf.cond(do, lambda: tf.stack([1 - b[:, 2], b[:, 1], 1 - b[:, 0], b[:, 3]], axis=-1), lambda: b)
-            return x, b
-        ds = ds.map(flip, num_parallel_calls=tf.data.AUTOTUNE)
+    def flip(x, b):
+        do = tf.random.uniform((), seed=seed) < 0.5
+        x = tf.cond(do, lambda: tf.image.flip_left_right(x), lambda: x)
+        b = tf.cond(do, lambda: tf.stack([1 - b[:, 2], b[:, 1], 1 - b[:, 0], b[:, 3]], axis=-1), lambda: b)
+        return x, b
 
     def targets(x, b):
         outs = tf.numpy_function(encode_targets, [b], [tf.float32] * len(TARGET_SHAPES))
@@ -158,10 +158,10 @@ def load_dataset(
             t.set_shape(shape)
         return x, tuple(outs)
 
-    ds = ds.map(targets, num_parallel_calls=tf.data.AUTOTUNE)
-    if batch_size:
-        ds = ds.batch(batch_size)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    from common.data.tfds import training_pipeline
+
+    return training_pipeline(ds, batch_size=batch_size, shuffle=shuffle, seed=seed, shuffle_buffer=2048,
+                             augment=flip if augment else None, then=targets)
 
 
 def _check_dir(data_dir: str | os.PathLike | None) -> None:
@@ -173,33 +173,45 @@ def _check_dir(data_dir: str | os.PathLike | None) -> None:
                                 "and labels/; a TFDS data directory goes to --tfds-dir)")
 
 
-def describe(data_dir: str | os.PathLike | None = None, download: bool = True,
-             tfds_dir: str | os.PathLike | None = None) -> dict:
-    """What the evaluation/calibration data holds (the Make chain's data step)."""
-    _check_dir(data_dir)
-    if data_dir:
-        items = read_yolo_folder(data_dir)
-        n_person = [int((it.boxes[:, 0] == PERSON).sum()) for it in items]
-        return {"dataset": "yolo_folder", "data_dir": str(Path(data_dir).resolve()), "images": len(items),
-                "images_with_person": sum(n > 0 for n in n_person), "person_boxes": sum(n_person)}
+def list_items(source: DataSource, split: str, purpose: str = "evaluate") -> tuple[str, list[str]]:
+    """(split, the ids of its images: paths relative to the folder, or TFDS example ids), nothing decoded."""
+    _check_dir(source.data_dir)
+    if source.data_dir:
+        return "all", [relative_id(item.image, source.data_dir) for item in read_yolo_folder(source.data_dir)]
     from common.data.tfds import tfds_builder
 
-    builder = tfds_builder(TFDS_NAME, tfds_dir, download=download)
-    return {"dataset": TFDS_NAME, "data_dir": str(builder.data_dir),
-            "splits": {name: split.num_examples for name, split in builder.info.splits.items()}}
+    builder = tfds_builder(TFDS_NAME, source.tfds_dir)
+    return split, tfds_ids(TFDS_NAME, split, builder.info.splits[split].num_examples)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = ArgumentParser(description="Check the person-detection data (YOLO folder or TFDS coco/2017) "
-                                                 "and record its summary.")
-    add_data_args(parser, folder=FOLDER_HELP, tfds=TFDS_NAME)
-    parser.add_argument("--out", type=Path, help="write the summary JSON here (atomically)")
-    parser.add_argument("--no-download", action="store_true", help="fail instead of downloading TFDS coco")
-    args = parser.parse_args(argv)
-    summary = describe(args.data_dir, download=not args.no_download, tfds_dir=args.tfds_dir)
-    if args.out:
-        write_json(args.out, summary)
-    print(summary)
+def load_items(source: DataSource, split: str, *, only: set[str] | None = None, purpose: str = "evaluate") -> Items:
+    """The images of `split` (those of `only`) with their person boxes (normalised corners)."""
+    _check_dir(source.data_dir)
+    if source.data_dir:
+        data = load_folder(source.data_dir, only=only)
+        return Items(data.x, data.boxes, [relative_id(p, source.data_dir) for p in data.paths],
+                     [sha256_of(p) for p in data.paths], Path(source.data_dir).name, columns={"sizes": data.sizes},
+                     split="all")
+    wanted = None if only is None else sorted(int(i.rsplit("#", 1)[1]) for i in only)
+    data = load_tfds(split, tfds_dir=source.tfds_dir, limit=None if wanted is None else wanted[-1] + 1)
+    items = Items(data.x, data.boxes, tfds_ids(TFDS_NAME, split, len(data.x)), [""] * len(data.x),
+                  f"{TFDS_NAME} {split}", columns={"sizes": data.sizes}, split=split)
+    return items if only is None else items.subset([i for i, name in enumerate(items.ids) if name in only])
+
+
+def describe(source: DataSource, download: bool = True) -> dict:
+    """What the evaluation/calibration data holds (the Make chain's data step)."""
+    _check_dir(source.data_dir)
+    if source.data_dir:
+        items = read_yolo_folder(source.data_dir)
+        n_person = [int((it.boxes[:, 0] == PERSON).sum()) for it in items]
+        return {"dataset": "yolo_folder", "data_dir": str(Path(source.data_dir).resolve()), "images": len(items),
+                "images_with_person": sum(n > 0 for n in n_person), "person_boxes": sum(n_person)}
+    from common.data.tfds import describe_tfds, tfds_builder
+
+    return describe_tfds(tfds_builder(TFDS_NAME, source.tfds_dir, download=download))
+
+main = data_step("yolo")
 
 
 if __name__ == "__main__":

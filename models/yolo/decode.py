@@ -14,13 +14,12 @@ from typing import Sequence
 import numpy as np
 
 from common.evaluation.metrics.detection import box_iou
+from models.yolo.model import heads
+from models.yolo.recipe import RECIPE
 
-# (anchors in pixels, w h) per output, in the model's output order: 3x3 head, then 6x6 head.
-ANCHORS = (
-    np.array([[115, 73], [119, 199], [242, 238]], np.float32),
-    np.array([[12, 18], [37, 49], [52, 132]], np.float32),
-)
-INPUT_SIZE = (96, 96)  # (height, width)
+# (anchors in pixels, w h) per output, in the model's output order (3x3 head, then 6x6 head): the cfg's.
+ANCHORS = tuple(head["anchors"] for head in heads())
+INPUT_SIZE = RECIPE.input_shape[:2]  # (height, width)
 OBJECTNESS_THRESHOLD = 0.25
 NMS_IOU = 0.5
 MAX_DETECTIONS = 100

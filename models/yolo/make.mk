@@ -9,4 +9,4 @@ yolo_TRAIN_ARGS ?= --init efinix --epochs $(YOLO_EPOCHS)
 # a fine-tuned one (YOLO_EPOCHS>0) is calibrated on a seeded half of YOLO_DATA_DIR.
 YOLO_ACTIVATION_RANGES ?= $(if $(filter 0,$(YOLO_EPOCHS)),efinix,calibrated)
 yolo_QUANT_ARGS ?= $(if $(YOLO_DATA_DIR),--data-dir $(YOLO_DATA_DIR)) --activation-ranges $(YOLO_ACTIVATION_RANGES)
-yolo_EVAL_ARGS  ?= $(if $(YOLO_DATA_DIR),--data-dir $(YOLO_DATA_DIR)) --pr-png $(BUILD)/yolo/pr_curve.png
+yolo_EVAL_ARGS  ?= $(if $(YOLO_DATA_DIR),--data-dir $(YOLO_DATA_DIR))

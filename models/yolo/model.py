@@ -13,7 +13,6 @@ from common import env  # noqa: F401
 from models.yolo.darknet import build_keras, parse_cfg, yolo_heads
 
 CFG_PATH = Path(__file__).with_name("yolo_pico.cfg")
-INPUT_SHAPE = (96, 96, 3)
 
 
 def build_model(cfg_path: str | os.PathLike = CFG_PATH):

@@ -8,41 +8,30 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
-from common import env
-from common.graph.keras_io import save_model
-from common.training.fit import fit, get_strategy, parse_config, prepare_run
-from common.data.weights import fetch
+from common.pipeline.references import fetch_file
+from common.training import fit
 from models.yolo.darknet import load_weights, parse_cfg
 from models.yolo.decode import ANCHORS, INPUT_SIZE
 from models.yolo.model import CFG_PATH, build_model
 from models.yolo.targets import GRIDS
+from models.yolo.recipe import RECIPE
 from models.yolo.tflite_import import import_tflite_weights
 
 IGNORE_IOU = 0.5
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(fit.TrainConfig):
+    model: ClassVar[str] = RECIPE.name
     init: str = "efinix"  # "efinix" (import the reference int8 file), "darknet" (cfg + .weights), "scratch"
-    epochs: int = 0  # 0 = import only
-    batch_size: int = 32
     learning_rate: float = 1e-4
-    train_split: str = "train"
-    val_split: str = "validation"
-    seed: int = 0
-    steps_per_epoch: int | None = None
+    weights: str | None = None  # --init darknet: the .weights file; --init efinix: explicit .tflite path
     limit: int | None = None  # use only the first N training images (quick runs)
     cfg: str = str(CFG_PATH)
-    weights: str | None = None  # --init darknet: the .weights file; --init efinix: explicit .tflite path
-    data_dir: str | None = None  # YOLO-layout folder (images/ + labels/)
-    tfds_dir: str | None = None  # TFDS data directory with coco/2017 (without data_dir)
-    workdir: str = "build/yolo/train"
-    out: str = "build/yolo/model.keras"
-    strategy: str = "default"
-    restart: bool = False  # discard the resume state in workdir
 
 
 def initial_model(config: TrainConfig):
@@ -50,7 +39,7 @@ def initial_model(config: TrainConfig):
     cfg = parse_cfg(config.cfg)
     model = build_model(config.cfg)
     if config.init == "efinix":
-        import_tflite_weights(model, cfg, fetch("efinix_yolo", config.weights))
+        import_tflite_weights(model, cfg, fetch_file(RECIPE, "efinix_yolo", config.weights))
     elif config.init == "darknet":
         if not config.weights:
             raise ValueError("--init darknet needs --weights <file.weights>")
@@ -109,49 +98,40 @@ def train(config: TrainConfig):
     """Import (and optionally fine-tune) yolo-pico; saves it atomically to `config.out`."""
     import keras
 
-    prepare_run(config)  # bad options or another run's resume state: fail before loading anything
-    env.set_seed(config.seed)
-    with get_strategy(config.strategy).scope():
+    def build():
         model = initial_model(config)
         if config.init != "scratch":
             # imported BN layers are identities carrying folded biases: keep them frozen (inference mode)
             for layer in model.layers:
                 if isinstance(layer, keras.layers.BatchNormalization):
                     layer.trainable = False
+        return model
+
+    def compile(model, train_ds):
         model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
                       loss=[yolo_loss(h) for h in range(len(GRIDS))])
-    if config.epochs > 0:
+
+    def datasets():
         from models.yolo.data import load_dataset
 
         train_ds = load_dataset(config.train_split, data_dir=config.data_dir, tfds_dir=config.tfds_dir,
-                                batch_size=config.batch_size,
-                                shuffle=True, augment=True, seed=config.seed, limit=config.limit)
-        val_ds = None
-        if not config.data_dir:
-            val_ds = load_dataset(config.val_split, tfds_dir=config.tfds_dir, batch_size=64, limit=500)
-        fit(model, train_ds, val_ds, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
-            workdir=config.workdir, config=config, monitor="val_loss" if val_ds else "loss")
-    save_model(model, config.out)
-    return model
+                                batch_size=config.batch_size, shuffle=True, augment=True, seed=config.seed,
+                                limit=config.limit)
+        val_ds = None if config.data_dir else load_dataset(config.val_split, tfds_dir=config.tfds_dir, batch_size=64,
+                                                           limit=500)
+        return train_ds, val_ds
+
+    return fit.run_training(config, build, compile, datasets, monitor="loss" if config.data_dir else "val_loss")
 
 
-def parse_args(argv: list[str] | None = None) -> TrainConfig:
-    from models.yolo.data import FOLDER_HELP, TFDS_NAME
-
-    return parse_config(TrainConfig, argv, __doc__, help={
-        "init": "weights to start from: the Efinix int8 reference (dequantized), a Darknet .weights, or random",
-        "train_split": "TFDS coco/2017 split",
-        "val_split": "TFDS coco/2017 split",
-        "limit": "first N training images only",
-        "cfg": "Darknet cfg of the network",
-        "weights": "--init darknet: .weights file; --init efinix: explicit path of yolo_person_detect.tflite",
-        "data_dir": FOLDER_HELP,
-        "tfds_dir": f"holds {TFDS_NAME}",
-    }, choices={"init": ("efinix", "darknet", "scratch")})
-
-def main(argv: list[str] | None = None) -> None:
-    train(parse_args(argv))
-
+parse_args, main = fit.cli(TrainConfig, train, __doc__, RECIPE, help={
+    "init": "weights to start from: the Efinix int8 reference (dequantized), a Darknet .weights, or random",
+    "train_split": "TFDS coco/2017 split",
+    "val_split": "TFDS coco/2017 split",
+    "limit": "first N training images only",
+    "cfg": "Darknet cfg of the network",
+    "weights": "--init darknet: .weights file; --init efinix: explicit path of yolo_person_detect.tflite",
+}, choices={"init": ("efinix", "darknet", "scratch")})
 
 if __name__ == "__main__":
     from common.cli import run

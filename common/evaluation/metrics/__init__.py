@@ -31,7 +31,8 @@ def classification_extras(ev) -> dict:
     """Per-class accuracy and confusion matrix of ours (int8) and of each reference on the scored items."""
     names = ev.recipe.data.class_names
     truth = np.asarray(ev.truth(ev.keep))
-    out: dict = {"class_names": list(names)}
+    counts = np.bincount(truth.astype(np.int64), minlength=len(names))
+    out: dict = {"class_names": list(names), "label_counts": {n: int(c) for n, c in zip(names, counts)}}
     for label in ["int8", *(r.label for r in ev.competitors)]:
         cm = confusion_matrix(truth, ev.held_out(label), len(names))
         out[label if label == "int8" else f"reference_{label}"] = {

@@ -124,7 +124,7 @@ def pycocotools_map(gt: Sequence[np.ndarray], dets: Sequence[np.ndarray]) -> dic
                             "bbox": [box[0], box[1], box[2] - box[0], box[3] - box[1]]})
     with contextlib.redirect_stdout(io.StringIO()):
         coco = COCO()
-        coco.dataset = {"images": images, "annotations": annotations, "categories": [{"id": 1, "name": "person"}]}
+        coco.dataset = {"images": images, "annotations": annotations, "categories": [{"id": 1, "name": "object"}]}
         coco.createIndex()
         result = coco.loadRes(results) if results else COCO()
         if not results:

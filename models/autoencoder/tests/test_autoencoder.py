@@ -2,7 +2,6 @@
 training, and the end-to-end `make autoencoder.tflite` on the 3 real ToyCar clips."""
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -12,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from tests.helpers import SHARED, require_shared, check_deploy_kit, check_readme_numbers
+from tests.helpers import SHARED, require_shared, make_and_check
 
 SR = 16000
 
@@ -300,12 +299,8 @@ def test_make_autoencoder_tflite_on_real_clips(repo, tmp_path):
     require_shared("data", "toycar_samples")
     require_shared("pretrained")
     env = {**os.environ, "ZOO_SHARED_DIR": str(SHARED)}
-    subprocess.run(["make", f"BUILD={tmp_path}", "autoencoder.cc"], cwd=repo, check=True, env=env)
+    report = make_and_check(repo, tmp_path, "autoencoder", env)
     out = tmp_path / "autoencoder"
-    check_deploy_kit(tmp_path, "autoencoder")
-    check_readme_numbers(tmp_path, "autoencoder")
-    report = json.loads((out / "report.json").read_text())
-    assert isinstance(report["skipped_files"], list)  # every report lists what was skipped
 
     tflite = out / "model.tflite"
     assert report["size_bytes"] == tflite.stat().st_size <= EFINIX_SIZE
@@ -324,8 +319,9 @@ def test_make_autoencoder_tflite_on_real_clips(repo, tmp_path):
     assert ours["same_ranking"] and ours["max_abs_rel_diff"] <= 0.05
     # One normal clip calibrates; the other two clips never did. TFLM: 2.39% before the Efinix rules
     # (calibrated on both normal clips); no worse than +1 point on the clips that did not calibrate.
-    assert report["quantization"]["calibration"]["items"] == report["calibration_files"]
-    assert len(report["calibration_files"]) == 1 and "anomaly" not in report["calibration_files"][0]
+    calibrated = report["quantization"]["calibration"]["items"]
+    assert len(calibrated) == 1 and "anomaly" not in calibrated[0]
+    assert set(calibrated).isdisjoint(report["data"]["scored"])
     assert len(ours["held_out_files"]) == 2 and ours["held_out_max_abs_rel_diff"] <= 0.0239 + 0.01
     assert ours["max_abs_rel_diff"] < min(abs(r) for r in ref["rel_diff"])  # closer to float than the reference
 
@@ -338,7 +334,7 @@ def test_make_autoencoder_tflite_on_real_clips(repo, tmp_path):
     assert "2 items not used for calibration" in report["metric"] and report["scores"]["int8"]["n"] == 2
     # n = 2: no paired verdict can say "better" (the reference deviates 4x more on both clips)
     assert report["references"]["efinix_autoencoder"]["ours_vs_it"]["verdict"] == "within noise"
-    from common.evaluation.zoo_report import build_report
+    from common.pipeline.zoo_report import build_report
 
     row = next(line for line in build_report(tmp_path, tmp_path / "REPORT.md", ["autoencoder"]).read_text()
                .splitlines() if line.startswith("| autoencoder"))

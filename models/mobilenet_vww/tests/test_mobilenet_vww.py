@@ -2,15 +2,13 @@
 RGB model, and the end-to-end `make mobilenet_vww.tflite` on ../shared/data/coco128_person."""
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import warnings
 
 import numpy as np
 import pytest
 
-from tests.helpers import SHARED, require_shared, check_deploy_kit, check_readme_numbers
+from tests.helpers import SHARED, require_shared, make_and_check
 from models.mobilenet_vww import data
 from models.mobilenet_vww.model import build_model
 from models.mobilenet_vww.train import gray_stem_kernel, load_pretrained
@@ -189,11 +187,12 @@ def test_fine_tune_on_gray_folder_runs(tmp_path):
 
 def test_efinix_reference_repair_makes_it_loadable(tmp_path):
     from common.graph.runners import Runner
-    from common.data.weights import fetch
+    from common.pipeline.references import fetch_file
     from models.mobilenet_vww.efinix import repair_quantized_dimension
+    from models.mobilenet_vww.recipe import RECIPE
 
     require_shared("pretrained", "efinix", "mobilenetv1_person_detect.tflite")
-    original = fetch("efinix_mobilenet")
+    original = fetch_file(RECIPE, "efinix_mobilenet")
     with pytest.raises(ValueError, match="quantized_dimension"):
         Runner(original)  # as shipped, TF 2.21's LiteRT refuses it
     fixed = repair_quantized_dimension(original, tmp_path / "efinix.tflite")
@@ -211,13 +210,7 @@ def built(tmp_path_factory, repo):
     build = tmp_path_factory.mktemp("build")
     env = {**os.environ, "ZOO_SHARED_DIR": str(SHARED), "TFDS_DATA_DIR": str(SHARED / "tensorflow_datasets"),
            "ZOO_WEIGHTS_DIR": str(SHARED / "pretrained")}
-    subprocess.run(["make", f"BUILD={build}", "mobilenet_vww.cc"], cwd=repo, check=True, env=env)
-    out = build / "mobilenet_vww"
-    check_deploy_kit(build, "mobilenet_vww")
-    check_readme_numbers(build, "mobilenet_vww")
-    report = json.loads((out / "report.json").read_text())
-    assert isinstance(report["skipped_files"], list)  # every report lists what was skipped
-    return out, report
+    return build / "mobilenet_vww", make_and_check(repo, build, "mobilenet_vww", env)
 
 
 @pytest.mark.slow
@@ -231,21 +224,23 @@ def test_make_end_to_end(built):
     assert outp["shape"] == [1, 2] and outp["dtype"] == "int8"
     assert not any(op["op"].startswith("CUSTOM") for op in report["ops"])
 
-    # A seeded half of coco128_person calibrates; int8, float and the MLPerf RGB int8 reference are
-    # scored on the other 64 images (never on calibration images).
-    calibration = set(report["quantization"]["calibration_files"])
-    assert len(calibration) == 64 and report["eval"]["excluded_calibration_images"] == 64
-    assert report["n_eval"] == 64
-    assert report["eval"]["label_counts"] == {"non_person": 38, "person": 26}
-    assert report["eval"]["accuracy"] == report["metric_int8"]
-    ref = report["reference"]
-    assert ref["input"] == "rgb" and ref["n"] == 64 and ref["label_counts"] == report["eval"]["label_counts"]
-    assert 0.78 <= ref["accuracy"] <= 0.90  # 82.81% here; 84.38% on all 128 (README)
+    # A seeded half of coco128_person calibrates; int8, float and both reference files are scored on
+    # the other 64 images (never on calibration images), the references with a paired verdict.
+    calibration = set(report["quantization"]["calibration"]["items"])
+    assert len(calibration) == 64 and report["data"]["excluded_calibration_items"] == 64
+    assert not calibration & set(report["data"]["scored"])
+    assert report["n_eval"] == report["scores"]["int8"]["n"] == 64
+    assert report["classes"]["label_counts"] == {"non_person": 38, "person": 26}
+    rgb, gray = report["references"]["mlperf_vww96_int8"], report["references"]["efinix_mobilenet"]
+    assert rgb["score"]["n"] == gray["score"]["n"] == 64
+    assert 0.78 <= rgb["score"]["value"] <= 0.90  # 82.81% here; 84.38% on all 128 (README)
+    assert rgb["ours_vs_it"]["test"].startswith("McNemar") and gray["ours_vs_it"]["verdict"] == "within noise"
+    assert gray["score"]["correct"] == 50  # the Efinix gray file, repaired, inputs in [-1, 1], under TFLM
     # Ours, int8 under TensorFlow Lite Micro: the file built before the Efinix rules (calibrated on all
     # 128 images) scores 44/64 on these images; at most one image worse.
     assert report["metric_int8"] >= 43 / 64
     assert report["drop"] * report["n_eval"] <= MAX_DROP_IMAGES + 1e-9
-    for png in ("accuracy.png", "confusion_int8.png", "confusion_reference.png"):
+    for png in ("scores.png", "confusion_int8.png", "confusion_mlperf_vww96_int8.png", "confusion_efinix_mobilenet.png"):
         assert (out / png).stat().st_size > 1000
 
     # the shipped file loads and runs in LiteRT on its own, raw int8 in and out

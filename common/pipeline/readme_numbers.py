@@ -5,15 +5,16 @@ A README marks each number that a build measures:
     | **int8** | <!-- measured:report:metric_int8:pct -->87.94%<!-- /measured --> | ...
 
 `report` / `profile` = `build/<model>/report.json` / `profile.json`; the key is a dotted path into
-it (list items by index: `clips.0.score_model`); the format is one of FORMATS. A number must print
+it (list items by index: `clips.0.score_model`); the format is one of FORMATS (a number; a score with
+its 95% interval, `score_pct`; a paired verdict against a reference, `verdict`). A number must print
 the same as the build's, unless the marker names how far it may move between CPUs, `abs=<x>` or
 `rel=<x>` after the format (`<!-- measured:report:metric_int8_litert:pct:abs=0.02 -->`): only for a
 figure that depends on the CPU by design (LiteRT's x86 kernels; README "Reproducibility across
 machines"). A README that disagrees with the build fails `check` (the end-to-end tests call it on
 their fresh build), and
 
-    python -m common.evaluation.readme_numbers --build build            # check every model README; exit 1 on drift
-    python -m common.evaluation.readme_numbers --build build --write    # rewrite the marked numbers from the build
+    python -m common.pipeline.readme_numbers --build build            # check every model README; exit 1 on drift
+    python -m common.pipeline.readme_numbers --build build --write    # rewrite the marked numbers from the build
 
 regenerates them.
 """
@@ -28,15 +29,15 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from common.atomic import atomic_path
-from common.pipeline.cards import MODELS_DIR, model_names
+from common.pipeline.recipe import MODELS_DIR, model_names
 from common.cli import ArgumentParser, UserError, user_errors_as_one_line
+from common.evaluation.formats import VALUE_FORMATS, score_text, verdict_text
 
-FORMATS: dict[str, Callable[[float], str]] = {
-    "pct": lambda v: f"{100 * v:.2f}%",  # 0.8794 -> 87.94%
-    "signed_pct": lambda v: f"{100 * v:+.2f}%",  # 0.0240 -> +2.40%
-    "x100": lambda v: f"{100 * v:.2f}",  # mAP 0.2174 -> 21.74
-    "int": lambda v: f"{round(v):,}",  # 92288 -> 92,288
-    "f4": lambda v: f"{v:.4f}",
+FORMATS: dict[str, Callable[[object], str]] = {
+    **VALUE_FORMATS,
+    # a score with its 95% interval (report.json `scores.<x>` / `references.<r>.score`): 87.94% [85.58, 89.97]
+    **{f"score_{name}": (lambda name: lambda s: score_text(s, name))(name) for name in ("pct", "x100", "f4")},
+    "verdict": verdict_text,  # a paired verdict (`references.<r>.ours_vs_it`): within noise (p=1)
 }
 SOURCES = {"report": "report.json", "profile": "profile.json"}
 PARSERS: dict[str, Callable[[str], float]] = {
@@ -45,6 +46,7 @@ PARSERS: dict[str, Callable[[str], float]] = {
     "x100": lambda t: float(t) / 100,
     "int": lambda t: float(t.replace(",", "")),
     "f4": float,
+    "sci": float,
 }
 MARKER = re.compile(r"<!-- measured:(?P<source>\w+):(?P<key>[\w.\-]+):(?P<fmt>\w+)"
                     r"(?::(?P<tolerance>(?:abs|rel)=[0-9.eE+-]+))? -->(?P<value>.*?)<!-- /measured -->")
@@ -68,7 +70,7 @@ class Number:
             return False
         try:
             written = PARSERS[self.fmt](self.written.strip())
-        except ValueError:
+        except (KeyError, ValueError):  # scores and verdicts are exact text
             return False
         kind, _, amount = self.tolerance.partition("=")
         allowed = float(amount) * (abs(self.value) if kind == "rel" else 1.0)
@@ -104,8 +106,8 @@ def numbers(readme_text: str, model_build: str | os.PathLike, where: str = "READ
                 value = _lookup(loaded[source], key)
             except (KeyError, IndexError, ValueError, TypeError):
                 raise UserError(f"{where}:{lineno}: {SOURCES[source]} has no {key!r}") from None
-            found.append(Number(lineno, source, key, fmt, m["value"], FORMATS[fmt](value), float(value),
-                                m["tolerance"]))
+            number = float(value) if isinstance(value, (int, float)) else 0.0  # scores, verdicts: exact text
+            found.append(Number(lineno, source, key, fmt, m["value"], FORMATS[fmt](value), number, m["tolerance"]))
     return found
 
 
@@ -159,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(line)
     if drift:
         print(f"{len(drift)} README numbers differ from {args.build}; "
-              f"`python -m common.evaluation.readme_numbers --build {args.build} --write` rewrites them", file=sys.stderr)
+              f"`python -m common.pipeline.readme_numbers --build {args.build} --write` rewrites them", file=sys.stderr)
         raise SystemExit(1)
 
 

@@ -1,6 +1,6 @@
 """The zoo-wide report: `build/REPORT.md` from each model's report.json, profile.json and plots.
 
-    python -m common.evaluation.zoo_report --build build --out build/REPORT.md
+    python -m common.pipeline.zoo_report --build build --out build/REPORT.md
 """
 from __future__ import annotations
 
@@ -10,25 +10,20 @@ import re
 from pathlib import Path
 
 from common.atomic import atomic_path
-from common.pipeline.cards import CardError, load_card
 from common.cli import ArgumentParser
+from common.errors import RecipeError
+from common.evaluation.formats import score_text, verdict_text
+from common.pipeline.recipe import load_recipe
 
-
-COLUMNS = ("application", "model", "input size", "dataset", "quality target", "metric", "float", "int8 (TFLM)",
-           "int8 (LiteRT x86)", "size (bytes)", "MACs", "TFLM arena (bytes)", "accelerator ops",
-           "LiteRT latency (ms)", "TFLM invoke (ms)")
+COLUMNS = ("application", "model", "input size", "dataset", "quality target", "metric", "n", "float", "int8 (TFLM)",
+           "reference file (TFLM), same items", "ours vs reference", "int8 (LiteRT x86)", "size (bytes)", "MACs",
+           "TFLM arena (bytes)", "accelerator ops", "LiteRT latency (ms)", "TFLM invoke (ms)")
 
 
 def _fmt(value, spec: str = "") -> str:
     if value is None or value == "":
         return "n/a"
     return format(value, spec) if spec else str(value)
-
-
-def _metric(value) -> str:
-    if isinstance(value, (int, float)):
-        return f"{value:.4f}"
-    return _fmt(value)
 
 
 # An absolute POSIX or Windows path inside a text (up to the next space, quote, parenthesis or comma).
@@ -49,12 +44,13 @@ def metric_cell(report: dict) -> str:
     return strip_paths(text)
 
 
-def _card_columns(name: str) -> list[str]:
+def _recipe_columns(name: str) -> tuple[list[str], str]:
     try:
-        card = load_card(name)
-    except CardError:
-        return [name, name, "?", "?", "?"]
-    return [card.task, card.architecture, card.input, card.dataset, card.quality_target]
+        recipe = load_recipe(name)
+    except RecipeError:
+        return [name, name, "?", "?", "?"], "f4"
+    return ([recipe.task, recipe.architecture, "x".join(map(str, recipe.input_shape)), recipe.dataset,
+             recipe.quality_target], recipe.metric.format)
 
 
 def model_row(name: str, build: Path) -> list[str]:
@@ -62,11 +58,18 @@ def model_row(name: str, build: Path) -> list[str]:
     profile_path = build / name / "profile.json"
     profile = json.loads(profile_path.read_text()) if profile_path.is_file() else {}
     accel = report.get("accelerated_op_fraction")
+    columns, fmt = _recipe_columns(name)
+    scores, references = report.get("scores", {}), report.get("references", {})
+    ref_cells = [f"{row.get('title', label)}: {score_text(row.get('score'), fmt)}" for label, row in references.items()]
+    verdicts = [verdict_text(row.get("ours_vs_it")) for row in references.values()]
+    size = _fmt(report.get("size_bytes"), ",")
+    if report.get("max_tflite_bytes"):
+        size += f" (≤ {report['max_tflite_bytes']:,})"
     return [
-        *_card_columns(name),
-        metric_cell(report), _metric(report.get("metric_float")), _metric(report.get("metric_int8")),
-        _metric(report.get("metric_int8_litert")),
-        _fmt(report.get("size_bytes"), ","), _fmt(profile.get("macs"), ","),
+        *columns,
+        metric_cell(report), _fmt(report.get("n_eval")), score_text(scores.get("float"), fmt),
+        score_text(scores.get("int8"), fmt), "; ".join(ref_cells) or "n/a", "; ".join(verdicts) or "n/a",
+        score_text(scores.get("int8_litert"), fmt), size, _fmt(profile.get("macs"), ","),
         _fmt(profile.get("tflm_arena_bytes"), ","),
         f"{accel:.0%}" if isinstance(accel, float) else "n/a",
         _fmt(profile.get("latency_ms"), ".3f"), _fmt(profile.get("tflm_invoke_ms"), ".3f"),
@@ -98,11 +101,15 @@ def build_report(build: str | os.PathLike, out: str | os.PathLike, models: list[
     build, out = Path(build), Path(out)
     models = models or sorted(p.parent.name for p in build.glob("*/report.json"))
     lines = ["# TinyML Model Zoo — measured report", "",
-             "Every number is read from `build/<model>/report.json` (float Keras vs the shipped int8 `.tflite`, "
-             "same preprocessed data) and `profile.json`. **int8 (TFLM)** is computed by TensorFlow Lite Micro, the "
-             "target's runtime (the same on every CPU); int8 (LiteRT x86) by LiteRT's optimized kernels on the "
-             "building machine (secondary: their int8 rounding differs per CPU). TFLM arena is the tensor arena "
-             "TFLM's recording allocator measured; latency and invoke time are medians on this CPU.",
+             "Every number is read from `build/<model>/report.json` (float Keras, the shipped int8 `.tflite` and the "
+             "reference files on the same preprocessed items, none of which calibrated ours) and `profile.json`. "
+             "**int8 (TFLM)** is computed by TensorFlow Lite Micro, the target's runtime (the same on every CPU); "
+             "int8 (LiteRT x86) by LiteRT's optimized kernels on the building machine (secondary: their int8 rounding "
+             "differs per CPU). Every score is given with its 95% interval over the n scored items (Wilson for an "
+             "accuracy, a seeded bootstrap over the items otherwise), and **ours vs reference** is a paired test on "
+             "the same items (McNemar's exact test for an accuracy, a paired bootstrap otherwise): *better*, *worse*, "
+             "or *within noise* when the test cannot tell them apart. TFLM arena is the smallest tensor arena TFLM "
+             "allocates the file in; latency and invoke time are medians on this CPU.",
              "", "| " + " | ".join(["name", *COLUMNS]) + " |", "|" + "---|" * (len(COLUMNS) + 1)]
     missing = []
     for name in models:
