@@ -6,11 +6,13 @@ NMS IoU 0.5); the ranking score is objectness x class probability.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from common.evaluation.metrics.detection import average_precision, coco_map, plot_precision_recall, precision_at_recall
+from common.evaluation.metrics.detection import (Matches, ap_of_matches, coco_map, match_image, plot_precision_recall,
+                                                 precision_at_recall)
 from models.yolo.decode import decode_batch, order_heads
 
 DECODE = "objectness >= 0.25, NMS IoU 0.5, score = objectness x class_prob"
@@ -27,14 +29,28 @@ def scored(rows: list[np.ndarray]) -> list[np.ndarray]:
     return [np.c_[r[:, :4], r[:, 4] * r[:, 5]] for r in rows]
 
 
-def detections(boxes, heads, items=None) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per image: (its true person boxes, the model's scored detections)."""
-    return list(zip(boxes, scored(decode_batch(list(heads)))))
+@dataclass(frozen=True)
+class ImageDetections:
+    """One image: its true person boxes, the model's scored detections, and their matching at IoU 0.5
+    (computed once; the bootstrap's resamples of mAP@0.5 reuse it)."""
+
+    gt: np.ndarray
+    dets: np.ndarray
+    at_50: Matches
 
 
-def map50(values) -> float:
-    gt, dets = zip(*values)
-    return average_precision(list(gt), list(dets), (0.5,))
+def detections(boxes, heads, items=None) -> list[ImageDetections]:
+    """Per image: its true person boxes, the model's scored detections and their matches at IoU 0.5."""
+    found = scored(decode_batch(list(heads)))
+    return [ImageDetections(gt, dets, match_image(gt, dets, 0.5)) for gt, dets in zip(boxes, found)]
+
+
+def map50(values: list[ImageDetections]) -> float:
+    return ap_of_matches([v.at_50 for v in values])
+
+
+def _boxes(values: list[ImageDetections]) -> tuple[list, list]:
+    return [v.gt for v in values], [v.dets for v in values]
 
 
 def extras(ev) -> dict:
@@ -43,8 +59,7 @@ def extras(ev) -> dict:
     out = {"n_person_boxes": int(sum(len(b) for b in truth)), "decode": DECODE,
            "preprocessing": ev.recipe.preprocessing}
     for label in ev.per_item:
-        gt, dets = zip(*ev.per_item[label])
-        out[f"map50_95_{label}"] = coco_map(list(gt), list(dets))["map50_95"]
+        out[f"map50_95_{label}"] = coco_map(*_boxes(ev.per_item[label]))["map50_95"]
     return out
 
 
@@ -54,8 +69,7 @@ def pr_curves(ev, out_dir: str | os.PathLike) -> dict[str, Path]:
     for label in ev.per_item:
         if label == "int8_litert":
             continue
-        gt, dets = zip(*ev.per_item[label])
-        recall, precision, _ = precision_at_recall(list(gt), list(dets))
+        recall, precision, _ = precision_at_recall(*_boxes(ev.per_item[label]))
         curves[ev.display_name(label)] = (recall, precision)
     n = int(ev.keep.sum())
     return {"pr_curve": plot_precision_recall(curves, Path(out_dir) / "pr_curve.png",

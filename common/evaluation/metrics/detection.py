@@ -7,6 +7,7 @@ both ground truth and detections; detections carry a fifth column, the score.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -52,19 +53,30 @@ def _sorted_dets(dets: np.ndarray, max_detections: int) -> np.ndarray:
     return dets[np.argsort(-dets[:, 4], kind="mergesort")][:max_detections]
 
 
-def precision_at_recall(
-    gt: Sequence[np.ndarray], dets: Sequence[np.ndarray], threshold: float = 0.5, max_detections: int = MAX_DETECTIONS
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(recall, precision, interpolated precision at the 101 recall thresholds) at one IoU threshold."""
-    if len(gt) != len(dets):
-        raise ValueError(f"{len(gt)} ground-truth entries but {len(dets)} detection entries (one per image)")
-    n_gt = sum(len(np.asarray(g).reshape(-1, 4)) for g in gt)
-    scores, tps = [], []
-    for g, d in zip(gt, dets):
-        d = _sorted_dets(d, max_detections)
-        scores.append(d[:, 4])
-        tps.append(_match(np.asarray(g, np.float64).reshape(-1, 4), d, threshold))
-    scores, tps = np.concatenate(scores), np.concatenate(tps)
+@dataclass(frozen=True)
+class Matches:
+    """One image's detections matched at one IoU threshold: their scores, which of them are true
+    positives, and how many true boxes the image has. AP over any multiset of images (a bootstrap
+    resample) needs only these: COCO matches within an image."""
+
+    scores: np.ndarray
+    tp: np.ndarray
+    n_gt: int
+
+
+def match_image(gt: np.ndarray, dets: np.ndarray, threshold: float = 0.5,
+                max_detections: int = MAX_DETECTIONS) -> Matches:
+    """`dets` of one image (the `max_detections` best) greedily matched to its `gt` boxes."""
+    gt = np.asarray(gt, np.float64).reshape(-1, 4)
+    dets = _sorted_dets(dets, max_detections)
+    return Matches(dets[:, 4], _match(gt, dets, threshold), len(gt))
+
+
+def curve_of_matches(matches: Sequence[Matches]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(recall, precision, interpolated precision at the 101 recall thresholds) of matched images."""
+    n_gt = sum(m.n_gt for m in matches)
+    scores = np.concatenate([m.scores for m in matches]) if matches else np.zeros(0)
+    tps = np.concatenate([m.tp for m in matches]) if matches else np.zeros(0, bool)
     order = np.argsort(-scores, kind="mergesort")
     tps = tps[order]
     tp_sum = np.cumsum(tps).astype(np.float64)
@@ -78,6 +90,22 @@ def precision_at_recall(
         valid = idx < len(envelope)
         sampled[valid] = envelope[idx[valid]]
     return recall, precision, sampled
+
+
+def ap_of_matches(matches: Sequence[Matches]) -> float:
+    """COCO AP (101-point) of matched images; NaN when they have no ground truth."""
+    if sum(m.n_gt for m in matches) == 0:
+        return float("nan")
+    return float(curve_of_matches(matches)[2].mean())
+
+
+def precision_at_recall(
+    gt: Sequence[np.ndarray], dets: Sequence[np.ndarray], threshold: float = 0.5, max_detections: int = MAX_DETECTIONS
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(recall, precision, interpolated precision at the 101 recall thresholds) at one IoU threshold."""
+    if len(gt) != len(dets):
+        raise ValueError(f"{len(gt)} ground-truth entries but {len(dets)} detection entries (one per image)")
+    return curve_of_matches([match_image(g, d, threshold, max_detections) for g, d in zip(gt, dets)])
 
 
 def average_precision(

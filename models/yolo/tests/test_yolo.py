@@ -333,6 +333,20 @@ def test_map_matches_pycocotools(seed):
     assert ours["map50_95"] == pytest.approx(reference["map50_95"], abs=1e-12)
 
 
+def test_map_of_a_resample_from_per_image_matches_is_the_map_of_its_images():
+    """The bootstrap scores mAP@0.5 on resamples (images repeated) from each image's matches computed
+    once: the same number, to the bit, as matching the resampled images' boxes again."""
+    from common.evaluation.metrics.detection import average_precision, match_image
+    from models.yolo.metric import ImageDetections, map50
+
+    gt, dets = _fixture(3)
+    images = [ImageDetections(g, d, match_image(g, d)) for g, d in zip(gt, dets)]
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        idx = rng.integers(0, len(images), len(images))
+        assert map50([images[i] for i in idx]) == average_precision([gt[i] for i in idx], [dets[i] for i in idx])
+
+
 def test_map_edge_cases():
     from common.evaluation.metrics.detection import average_precision, coco_map
 
