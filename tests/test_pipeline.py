@@ -124,6 +124,41 @@ def test_evaluate_scores_each_model_once_on_the_items_that_did_not_calibrate(bui
     assert report["classes"]["int8"]["confusion_matrix"]
 
 
+def test_a_reference_file_is_scored_once_and_reused_by_its_sha256(built, monkeypatch, tmp_path):
+    """A rebuild of ours does not run the published file again: its outputs are kept by the file's
+    sha256 and the inputs' digest next to the report; a copy of it under another name hits the same
+    entry, and a damaged entry is scored again and replaced."""
+    from common.graph.runners import TFLMRunner
+    from common.pipeline.evaluate import evaluate
+
+    root, data, keras_path, ours, other = built
+    calls: list[str] = []
+    original = TFLMRunner.predict
+
+    def counting(self, x, *args, **kwargs):
+        calls.append(self.path.name)
+        return original(self, x, *args, **kwargs)
+
+    monkeypatch.setattr(TFLMRunner, "predict", counting)
+    renamed = shutil.copy(other, tmp_path / "same_bytes.tflite")
+
+    def run(reference) -> dict:
+        calls.clear()
+        ev = evaluate(RECIPE, ours, source=DataSource.of(data), float_model=keras_path, references=[str(reference)],
+                      report=tmp_path / "report.json")
+        return {"calls": sorted(calls), "score": ev.scores[reference.name].as_dict()}
+
+    first = run(other)
+    assert first["calls"] == ["other.tflite", "ours.tflite"]
+    again = run(other)
+    assert again["calls"] == ["ours.tflite"] and again["score"] == first["score"]
+    assert run(renamed)["calls"] == ["ours.tflite"]
+    (entry,) = (tmp_path / ".references").iterdir()
+    entry.write_bytes(b"damaged")
+    assert sorted(run(other)["calls"]) == ["other.tflite", "ours.tflite"]
+    assert run(other)["calls"] == ["ours.tflite"]
+
+
 def test_the_calibration_items_are_known_wherever_the_folder_lies(built, tmp_path):
     """A copy of the data elsewhere (another machine, a moved folder) still leaves the same items out;
     a renamed copy of a calibration file too, by its content."""

@@ -17,6 +17,7 @@ import functools
 import hashlib
 import json
 import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -213,9 +214,12 @@ class ReferenceCache:
 
         cached = self.folder / f"{sha256_of(path)[:20]}-{_digest(x)[:20]}.npz"
         if cached.is_file():
-            with np.load(cached) as saved:
-                parts = [saved[f"output_{k}"] for k in range(len(saved.files))]
-            return tuple(parts) if len(parts) > 1 else parts[0]
+            try:
+                with np.load(cached) as saved:
+                    parts = [saved[f"output_{k}"] for k in range(len(saved.files))]
+                return tuple(parts) if len(parts) > 1 else parts[0]
+            except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+                pass  # a damaged cache entry: score the file again and replace it
         out = compute()
         parts = out if isinstance(out, tuple) else (out,)
         if all(isinstance(p, np.ndarray) for p in parts):

@@ -56,12 +56,14 @@ class Calibration:
 
     Items are drawn from `split` (`folder_split` for a folder source). Where that is the split
     evaluation scores, `rule` (common.data.calibration; None: the recipe never calibrates on the
-    scored split) picks the calibrating items and evaluation leaves them out; from another split, nothing scored can have calibrated, and `n` inputs are sampled
-    from all of it. `inputs(items, n, seed)` turns the chosen items into the calibration inputs
-    (default: `n` seeded samples of `items.x`)."""
+    scored split) picks the calibrating items and evaluation leaves them out; from another split,
+    nothing scored can have calibrated, and `n` inputs are sampled from all of it. `inputs(items, n,
+    seed)` turns the chosen items into the calibration inputs (default: `n` seeded samples of
+    `items.x`). `.quant.json` records what was used (a rule may give fewer than `n`: a seeded half
+    of 128 images is 64)."""
 
     description: str
-    n: int  # the default --calibration-n
+    n: int  # the default --calibration-n: at most this many inputs
     rule: Any  # a common.data.calibration rule
     split: str = "train"
     folder_split: str = "all"
