@@ -4,6 +4,7 @@ folder lies, every model predicting each item once, scores with n and 95% interv
 one report.json, plots and golden samples."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 
@@ -12,7 +13,8 @@ import pytest
 
 from common.data.items import DataSource, Items, relative_id
 from common.data.weights import sha256_of
-from common.pipeline.recipe import Calibration, Data, Metric, Recipe, SeededFraction
+from common.graph.passes import Pass
+from common.pipeline.recipe import Calibration, Data, Metric, PassStep, Recipe, SeededFraction
 
 N_ITEMS, CLASSES = 24, 5
 
@@ -84,6 +86,26 @@ def test_quantize_records_the_calibration_the_rule_picked_and_each_pass_with_its
     assert record["sha256"] == [sha256_of(data / i) for i in record["items"]]
     (compact,) = meta["passes"]
     assert compact["name"] == "compact" and compact["check"]["tflm_bit_exact_samples"] == 2
+
+
+def _refuse(before, after, ctx, info) -> dict:
+    from common.errors import PassCheckError
+
+    raise PassCheckError("refused by its check")
+
+
+REFUSED = Pass("refused", "flatbuffer", "nothing", lambda flatbuffer, ctx: (flatbuffer, {}), _refuse)
+
+
+def test_a_pass_whose_check_fails_stops_the_step_and_writes_nothing(built, tmp_path):
+    from common.errors import PassCheckError
+    from common.pipeline.quantize import quantize
+
+    _, data, keras_path, _, _ = built
+    recipe = dataclasses.replace(RECIPE, passes=(PassStep("tests.test_pipeline:REFUSED"),))
+    with pytest.raises(PassCheckError, match="refused by its check"):
+        quantize(recipe, keras_path, tmp_path / "model.tflite", source=DataSource.of(data), n=4)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_evaluate_scores_each_model_once_on_the_items_that_did_not_calibrate(built, monkeypatch, tmp_path):
