@@ -18,7 +18,26 @@ MODELS := $(sort $(patsubst models/%/recipe.py,%,$(wildcard models/*/recipe.py))
 # first run (no .d yet), a target depends on every source file of common/ and of its model.
 SOURCES = $(wildcard common/*.py common/*/*.py common/*/*/*.py) $(wildcard models/$(1)/*.py models/$(1)/*.cfg)
 DEPS    = $(if $(wildcard $(1).d),,$(call SOURCES,$(2)))
-STEP    = ZOO_MAKE_TARGET=$@ $(PY) -m
+STEP    = ZOO_MAKE_TARGET='$@' $(PY) -m
+# Make variables reach the shell single-quoted, so that no character of a value is interpreted:
+# $(call arg,VAR) passes the value as one argument, $(call args,VAR) each of its words as one.
+arg  = '$(subst ','\'',$($(1)))'
+args = $(foreach w,$($(1)),'$(subst ','\'',$(w))')
+# Paths Make must carry as one word are refused up front, in one line (`check-paths`): a space splits
+# a target name or an argument, and BUILD is part of rule lines, where ; : = % # , end or change them.
+# The `python -m` steps take any path as an option.
+CHECKED_GOALS = $(filter-out help venv test test-fast clean,$(or $(MAKECMDGOALS),help))
+comma := ,
+hash  := \#
+BUILD_BAD_CHARS := ; : = % ' " ` & | < > ( ) * ? [ ] { } ! $$ $(comma) $(hash)
+has_space = $(word 2,x$($(1))x)
+space_error = $(error $(1)="$($(1))" has a space: Make cannot carry it in a path; use a path without spaces \
+  (or run the python -m steps, which take any path))
+ifneq ($(CHECKED_GOALS),)
+$(foreach v,ZOO_SHARED_DIR BUILD,$(if $(call has_space,$(v)),$(call space_error,$(v))))
+$(foreach c,$(BUILD_BAD_CHARS),$(if $(findstring $(c),$(BUILD)),$(error BUILD="$(BUILD)" holds "$(c)": \
+  Make cannot use it in a target path; use letters, digits and . _ - / + @ ~)))
+endif
 -include $(wildcard $(BUILD)/*.d $(BUILD)/*/*.d)
 
 # Efinix TinyML Generator step (`make <model>.efinix`): the analyzer binary and the GUI's options.
@@ -28,8 +47,9 @@ EFINIX_IN_PARALLEL  ?= 8
 EFINIX_OUT_PARALLEL ?= 4
 EFINIX_CORE         ?= 0
 EFINIX_MODES        ?=
-EFINIX_ARGS = --analyzer "$(EFINIX_TFLITE_BIN)" --axi-dw "$(EFINIX_AXI_DW)" --in-parallel "$(EFINIX_IN_PARALLEL)" \
-	--out-parallel "$(EFINIX_OUT_PARALLEL)" --core "$(EFINIX_CORE)" --modes "$(EFINIX_MODES)"
+EFINIX_ARGS = --analyzer $(call arg,EFINIX_TFLITE_BIN) --axi-dw $(call arg,EFINIX_AXI_DW) \
+	--in-parallel $(call arg,EFINIX_IN_PARALLEL) --out-parallel $(call arg,EFINIX_OUT_PARALLEL) \
+	--core $(call arg,EFINIX_CORE) --modes $(call arg,EFINIX_MODES)
 ifeq ($(strip $(EFINIX_TFLITE_BIN)),)
 ifneq ($(filter %.efinix,$(MAKECMDGOALS)),)
 $(error EFINIX_TFLITE_BIN is not set: point it at the Efinix TinyML Generator's analyzer (tools/tinyml_generator/bin/tflite))
@@ -58,11 +78,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e .
 	@touch $@
 
+# PYTEST_ARGS goes to pytest through PYTEST_ADDOPTS (pytest splits it like a shell, without running one).
+export PYTEST_ARGS
 test: $(STAMP) ## run all tests, including the slow end-to-end quality checks
-	$(PY) -m pytest $(PYTEST_ARGS)
+	PYTEST_ADDOPTS="$${PYTEST_ADDOPTS:-} $$PYTEST_ARGS" $(PY) -m pytest
 
 test-fast: $(STAMP) ## run the tests without the slow end-to-end checks
-	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	PYTEST_ADDOPTS="$${PYTEST_ADDOPTS:-} $$PYTEST_ARGS" $(PY) -m pytest -m "not slow"
 
 all: $(MODELS:%=%.tflite) $(MODELS:%=%.cc) $(if $(strip $(EFINIX_TFLITE_BIN)),$(MODELS:%=%.efinix)) ## build every model, its deployment kit (and Efinix generator output)
 	$(if $(strip $(EFINIX_TFLITE_BIN)),,@echo "note: EFINIX_TFLITE_BIN is not set; skipping the Efinix generator step (make <model>.efinix)")
@@ -70,12 +92,12 @@ all: $(MODELS:%=%.tflite) $(MODELS:%=%.cc) $(if $(strip $(EFINIX_TFLITE_BIN)),$(
 report: $(BUILD)/REPORT.md ## build/REPORT.md: the zoo table with measured numbers and plots
 
 # Generator defines are read when present; with the analyzer configured they are (re)made first.
-$(BUILD)/REPORT.md: $(foreach m,$(MODELS),$(BUILD)/$(m)/$(m)_model_data.cc) $(wildcard $(BUILD)/*/efinix/tinyml_core*_define.v) \
+$(BUILD)/REPORT.md: $(foreach m,$(MODELS),$(BUILD)/$(m)/kit/$(m)_model_data.cc) $(wildcard $(BUILD)/*/efinix/tinyml_core*_define.v) \
 		$(call DEPS,$(BUILD)/REPORT.md,*) | $(STAMP) $(if $(strip $(EFINIX_TFLITE_BIN)),$(MODELS:%=%.efinix))
-	$(STEP) common.pipeline.zoo_report --build $(BUILD) --out $@ $(MODELS)
+	$(STEP) common.pipeline.zoo_report --build '$(BUILD)' --out '$@' $(MODELS)
 
 clean: ## remove build/ (keeps .venv)
-	rm -rf $(BUILD)
+	rm -rf '$(BUILD)'
 
 # ---- per-model pipeline -----------------------------------------------------------------
 # Each model directory follows the same CLI contract; <model>_*_ARGS variables (models/<m>/make.mk) adjust it.
@@ -86,36 +108,42 @@ clean: ## remove build/ (keeps .venv)
 
 # Per-model settings (<model>_DATA_ARGS, _TRAIN_ARGS, _QUANT_ARGS, _EVAL_ARGS, extra rules).
 include $(wildcard models/*/make.mk)
+ifneq ($(CHECKED_GOALS),)
+$(foreach v,$(PATH_VARS),$(if $(call has_space,$(v)),$(call space_error,$(v))))
+endif
+
 
 define MODEL_RULES
 $(BUILD)/$(1)/data.json: $(call DEPS,$(BUILD)/$(1)/data.json,$(1)) | $(STAMP)
-	$$(STEP) models.$(1).data --out $$@ $$($(1)_DATA_ARGS)
+	$$(STEP) models.$(1).data --out '$$@' $$(call args,$(1)_DATA_ARGS)
 
 $(BUILD)/$(1)/model.keras: $(BUILD)/$(1)/data.json $(call DEPS,$(BUILD)/$(1)/model.keras,$(1)) | $(STAMP)
-	$$(STEP) models.$(1).train --out $$@ --workdir $(BUILD)/$(1)/train $$($(1)_TRAIN_ARGS)
+	$$(STEP) models.$(1).train --out '$$@' --workdir '$(BUILD)/$(1)/train' $$(call args,$(1)_TRAIN_ARGS)
 
 $(BUILD)/$(1)/model.tflite: $(BUILD)/$(1)/model.keras $(call DEPS,$(BUILD)/$(1)/model.tflite,$(1)) | $(STAMP)
-	$$(STEP) models.$(1).quantize --model $$< --out $$@ $$($(1)_QUANT_ARGS)
+	$$(STEP) models.$(1).quantize --model '$$<' --out '$$@' $$(call args,$(1)_QUANT_ARGS)
 
 $(BUILD)/$(1)/report.json: $(BUILD)/$(1)/model.tflite $(BUILD)/$(1)/model.keras \
 		$(call DEPS,$(BUILD)/$(1)/report.json,$(1)) | $(STAMP)
-	$$(STEP) models.$(1).evaluate --model $$< --float-model $(BUILD)/$(1)/model.keras --report $$@ \
-		--plots-dir $(BUILD)/$(1) $$($(1)_EVAL_ARGS)
+	$$(STEP) models.$(1).evaluate --model '$$<' --float-model '$(BUILD)/$(1)/model.keras' --report '$$@' \
+		--plots-dir '$(BUILD)/$(1)' $$(call args,$(1)_EVAL_ARGS)
 
-$(BUILD)/$(1)/$(1)_model_data.cc: $(BUILD)/$(1)/report.json $(call DEPS,$(BUILD)/$(1)/$(1)_model_data.cc,$(1)) | $(STAMP)
-	$$(STEP) common.deploy --tflite $(BUILD)/$(1)/model.tflite --name $(1) --out $(BUILD)/$(1) \
-		--golden $(BUILD)/$(1)/golden_inputs.npz --float-model $(BUILD)/$(1)/model.keras
+# The kit is a folder of its own, swapped in whole; its dependency file sits beside it.
+$(BUILD)/$(1)/kit/$(1)_model_data.cc: $(BUILD)/$(1)/report.json $(call DEPS,$(BUILD)/$(1)/kit,$(1)) | $(STAMP)
+	ZOO_MAKE_DEPFILE='$(BUILD)/$(1)/kit.d' $$(STEP) common.deploy --tflite '$(BUILD)/$(1)/model.tflite' --name $(1) \
+		--out '$(BUILD)/$(1)/kit' --golden '$(BUILD)/$(1)/golden_inputs.npz' --float-model '$(BUILD)/$(1)/model.keras'
 
-$(1).cc: $(BUILD)/$(1)/$(1)_model_data.cc ## C array, golden vectors, accelerator report, profile
-	@echo "$(1): $(BUILD)/$(1)/$(1)_model_data.{cc,h}, quant_$(1)_{input,output}.h, accelerator.md, profile.json"
+$(1).cc: $(BUILD)/$(1)/kit/$(1)_model_data.cc ## C array, golden vectors, accelerator report, profile
+	@echo "$(1): $(BUILD)/$(1)/kit/: $(1)_model_data.{cc,h}, quant_$(1)_{input,output}.h, accelerator.md, profile.json"
 
 $(1).efinix: $(BUILD)/$(1)/report.json | $(STAMP) ## Efinix TinyML Generator output: define file + C array
-	$(PY) -m common.deploy.efinix_generator --tflite $(BUILD)/$(1)/model.tflite --name $(1) --out $(BUILD)/$(1)/efinix $(EFINIX_ARGS)
+	$(PY) -m common.deploy.efinix_generator --tflite '$(BUILD)/$(1)/model.tflite' --name $(1) \
+		--out '$(BUILD)/$(1)/efinix' $$(EFINIX_ARGS)
 
 $(1).tflite: $(BUILD)/$(1)/report.json
 	@echo "$(1): $(BUILD)/$(1)/model.tflite (report: $(BUILD)/$(1)/report.json)"
 
 clean-$(1):
-	rm -rf $(BUILD)/$(1)
+	rm -rf '$(BUILD)/$(1)'
 endef
 $(foreach m,$(MODELS),$(eval $(call MODEL_RULES,$(m))))

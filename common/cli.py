@@ -84,9 +84,10 @@ def add_data_args(parser: argparse.ArgumentParser, *, folder: str | None, tfds: 
 def writable_file(path: str | os.PathLike) -> Path:
     """`path` if a file can be created there (its folder exists or can be made, and is writable);
     checked before any expensive work so that a bad --out fails in the first second."""
+    from common.atomic import check_replaceable_file
+
     path = Path(path)
-    if path.is_dir():
-        raise UserError(f"{path} is a directory, expected a file path")
+    check_replaceable_file(path)
     folder = path.parent
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
@@ -106,6 +107,8 @@ def output_file(text: str) -> Path:
 
 
 def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror and exc.filename:  # "[Errno 28] ...: 'x'" -> "x: ..."
+        return f"{exc.filename}: {exc.strerror}" + (f" ({exc.filename2})" if exc.filename2 else "")
     return " ".join(str(exc).split()) or type(exc).__name__
 
 

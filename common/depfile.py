@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 TARGET_ENV = "ZOO_MAKE_TARGET"
+DEPFILE_ENV = "ZOO_MAKE_DEPFILE"  # where to write it when not `<target>.d` (a target inside a folder swapped whole)
 REPO = Path(__file__).resolve().parents[1]
 SOURCE_DIRS = ("common", "models")  # where the project's sources live (not build/, not data)
 _opened: set[Path] = set()
@@ -67,4 +68,4 @@ def write() -> Path | None:
         return None
     files = sources()
     text = f"{target}: {' '.join(files)}\n" + "".join(f"{f}:\n" for f in files)
-    return write_bytes(f"{target}.d", text.encode())
+    return write_bytes(os.environ.get(DEPFILE_ENV) or f"{target}.d", text.encode())

@@ -72,6 +72,6 @@ class RecipeError(UserError, LookupError):
     """No such model, or its recipe is malformed."""
 
 
-# What the CLI boundary turns into one line: the zoo's own errors and the OS's file errors.
-USER_ERRORS: tuple[type[BaseException], ...] = (UserError, FileNotFoundError, PermissionError, IsADirectoryError,
-                                                 NotADirectoryError)
+# What the CLI boundary turns into one line: the zoo's own errors and the OS's (a missing or unreadable
+# file, a read-only or full disk, a name that exists: the user fixes each, none is a bug to trace).
+USER_ERRORS: tuple[type[BaseException], ...] = (UserError, OSError)

@@ -35,8 +35,8 @@ def check_deploy_kit(build: Path, name: str) -> dict:
     from common.graph.tflite import op_names, read_graph
     from common.graph.runners import TFLMRunner
 
-    out = build / name
-    tflite = out / "model.tflite"
+    tflite = build / name / "model.tflite"
+    out = build / name / "kit"
     profile = json.loads((out / "profile.json").read_text())
     runner = TFLMRunner(tflite, arena_size=profile["tflm_arena_bytes"])
     suffixes = [""] if (out / "golden_input.npy").is_file() else [f"_{k}" for k in range(len(runner.inputs))]
@@ -55,7 +55,7 @@ def check_deploy_kit(build: Path, name: str) -> dict:
     assert f"quant_{name}_output.h" in {p.name for p in out.iterdir()}
     result = {"golden_exact": exact, "n": n, "fc_scales": fc_scales, "tflm_arena_bytes": profile["tflm_arena_bytes"]}
     if (SHARED / "efinix_tinyml_generator" / "bin" / "tflite").is_file():  # the Efinix generator on this build
-        result["efinix_modes"] = check_our_model(tflite, name, out / "efinix_check")
+        result["efinix_modes"] = check_our_model(tflite, name, build / name / "efinix_check")
     return result
 
 

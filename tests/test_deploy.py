@@ -86,7 +86,7 @@ def test_deploy_and_zoo_report_have_no_empty_cells(tiny, tmp_path):
     save_golden_inputs([calib[:16]], out / "golden_inputs.npz")
     keras_path = tmp_path / "tiny.keras"
     model.save(keras_path)
-    result = deploy(tflite, "resnet_cifar", out, golden=out / "golden_inputs.npz", float_model=keras_path,
+    result = deploy(tflite, "resnet_cifar", out / "kit", golden=out / "golden_inputs.npz", float_model=keras_path,
                     latency_runs=5)
     assert result["profile"]["params"] == model.count_params()
     score = {"value": 0.5, "low": 0.4, "high": 0.6, "n": 64}

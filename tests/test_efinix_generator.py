@@ -173,4 +173,4 @@ def test_make_efinix_target(repo, tmp_path):
                           f"EFINIX_TFLITE_BIN={tmp_path / 'bin'}", "EFINIX_AXI_DW=256", "EFINIX_MODES=ADD=DISABLE"],
                          cwd=repo, capture_output=True, text=True, env=env)
     assert dry.stdout.count("common.deploy.efinix_generator") == len(REFERENCES)
-    assert '--axi-dw "256"' in dry.stdout and '--modes "ADD=DISABLE"' in dry.stdout
+    assert "--axi-dw '256'" in dry.stdout and "--modes 'ADD=DISABLE'" in dry.stdout

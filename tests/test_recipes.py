@@ -136,7 +136,8 @@ def _fake_build(tmp_path, report: dict, profile: dict | None = None):
     out.mkdir(parents=True)
     (out / "report.json").write_text(json.dumps(report))
     if profile is not None:
-        (out / "profile.json").write_text(json.dumps(profile))
+        (out / "kit").mkdir(exist_ok=True)
+        (out / "kit" / "profile.json").write_text(json.dumps(profile))
     return tmp_path / "build"
 
 

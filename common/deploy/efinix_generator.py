@@ -1,6 +1,7 @@
 """Headless Efinix TinyML Generator: run its model analyzer (`bin/tflite`) on a `.tflite` and write
 what the GUI writes: `tinyml_core<id>_define.v` (accelerator configuration for the RTL) and
-`<name>_model_data.cc/.h` (the model as a C array, `common.deploy.kit.write_c_array`).
+`<name>_model_data.cc/.h` (the model as a C array, `common.deploy.kit.c_array_files`), as one folder
+swapped in whole (a kill leaves the old output or the new one, never a new define beside an old array).
 
     python -m common.deploy.efinix_generator --tflite build/facemesh/model.tflite --name facemesh \\
         --out build/facemesh/efinix [--analyzer PATH] [--axi-dw 128] [--modes "ADD=DISABLE MUL=LITE"]
@@ -22,13 +23,13 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common.atomic import atomic_path
-from common.cli import ArgumentParser
-from common.errors import GeneratorError  # noqa: F401  (raised here; defined in the leaf module)
+from common.cli import ArgumentParser, output_dir
+from common.errors import GeneratorError, UserError
 
 ANALYZER_ENV = "EFINIX_TFLITE_BIN"
 AXI_DW_CHOICES = (32, 64, 128, 256, 512)
 PARALLEL_MAX = 128  # the GUI's spin-box limit
+CORE_MAX = 3  # MULTICORE designs have up to 4 accelerator cores (Efinix's Ti375 demos), ids 0..3
 CACHE_DEPTH_MIN, CACHE_DEPTH_MAX = 512, 16384
 LITE_PARALLEL, LITE_AW = 4, 7  # GUI defaults, written as is
 # Accelerator -> its modes, first = what a used accelerator gets. Source: the `combo` lists of the
@@ -65,8 +66,8 @@ class GeneratorOptions:
             raise GeneratorError(f"IN_PARALLEL {self.in_parallel} is outside 1..{in_max} (AXI_DW {self.axi_dw} / 8)")
         if not 1 <= self.out_parallel <= PARALLEL_MAX:
             raise GeneratorError(f"OUT_PARALLEL {self.out_parallel} is outside 1..{PARALLEL_MAX}")
-        if self.core < 0:
-            raise GeneratorError(f"core id {self.core} is negative")
+        if not 0 <= self.core <= CORE_MAX:
+            raise GeneratorError(f"core id {self.core} is outside 0..{CORE_MAX} (up to {CORE_MAX + 1} cores)")
         for name, mode in self.modes.items():
             if name not in ACCELERATORS:
                 raise GeneratorError(f"unknown accelerator {name!r} in modes; known: {', '.join(ACCELERATORS)}")
@@ -166,36 +167,36 @@ def define_filename(core: int) -> str:
     return f"tinyml_core{core}_define.v"
 
 
-def _write_if_changed(path: Path, text: str) -> None:
-    if path.is_file() and path.read_text() == text:
-        return  # keep the timestamp: `make` then sees nothing new
-    with atomic_path(path) as tmp:
-        tmp.write_text(text)
+def is_output_file(path: Path) -> bool:
+    return path.is_file() and bool(re.fullmatch(r"tinyml_core\d+_define\.v|.+_model_data\.(cc|h)", path.name))
 
 
 def generate(tflite: str | os.PathLike, out_dir: str | os.PathLike, name: str, analyzer: str | os.PathLike | None,
              options: GeneratorOptions = GeneratorOptions()) -> list[Path]:
-    """Validate, analyse, then write the define file and the C array into `out_dir` (nothing is
-    written if any step fails)."""
-    from common.deploy.kit import write_c_array
+    """Validate, analyse, then write the folder `out_dir`: the define file and the C array, swapped in
+    whole; a file whose bytes did not change keeps its timestamp (Make then sees nothing new)."""
+    from common.atomic import check_replaceable_dir
+    from common.deploy.kit import c_array_files, check_name, write_folder
 
     options.validate()
+    check_name(name)
+    check_replaceable_dir(out_dir, owned=is_output_file)
     analyzer = analyzer or os.environ.get(ANALYZER_ENV)
     if not analyzer:
         raise GeneratorError(f"{ANALYZER_ENV} is not set: point it at the Efinix TinyML Generator's analyzer "
                              "(tools/tinyml_generator/bin/tflite)")
     entries = configure(run_analyzer(analyzer, tflite, options), options)
-    out_dir = Path(out_dir)
-    define = out_dir / define_filename(options.core)
-    _write_if_changed(define, format_defines(entries, options.core))
-    header, source = write_c_array(tflite, out_dir, name, symbol_prefix="")
-    return [define, source, header]
+    files = {define_filename(options.core): format_defines(entries, options.core),
+             **c_array_files(tflite, name, symbol_prefix="")}
+    paths = write_folder(out_dir, files, owned=is_output_file, keep_unchanged_times=True)
+    return [paths[0], paths[2], paths[1]]
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = ArgumentParser(description=__doc__)
     parser.add_argument("--tflite", required=True)
-    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--out", required=True, type=output_dir,
+                        help="output folder (new, or one holding only generator output: it is replaced whole)")
     parser.add_argument("--name", help="C array / file name prefix (default: the .tflite's stem)")
     parser.add_argument("--analyzer", help=f"the analyzer binary (default: ${ANALYZER_ENV})")
     parser.add_argument("--axi-dw", default="128")
@@ -214,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
         options = GeneratorOptions(**numbers, modes=parse_modes(args.modes))
         name = args.name or Path(args.tflite).stem
         paths = generate(args.tflite, args.out, name, args.analyzer, options)
-    except GeneratorError as exc:
+    except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
     print(f"wrote {', '.join(map(str, paths))}")

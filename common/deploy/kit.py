@@ -2,7 +2,11 @@
 for bit-exactness checks on the target, the accelerator coverage report and the profile.
 
     python -m common.deploy.kit --tflite build/resnet_cifar/model.tflite --name resnet_cifar \\
-        --golden build/resnet_cifar/golden_inputs.npz --float-model build/resnet_cifar/model.keras --out build/resnet_cifar
+        --golden build/resnet_cifar/golden_inputs.npz --float-model build/resnet_cifar/model.keras --out build/resnet_cifar/kit
+
+--out is the kit's own folder: it is written whole into a temp folder and swapped in at once (a kill
+leaves the old kit or the new one, never a mix); an existing folder is replaced only if it holds
+nothing but kit files.
 """
 from __future__ import annotations
 
@@ -13,12 +17,25 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from common.atomic import atomic_path, json_text
-from common.cli import ArgumentParser, positive_int
+from common.atomic import atomic_dir, atomic_files, check_replaceable_dir, json_text
+from common.cli import ArgumentParser, output_dir, positive_int
+from common.errors import UserError
 from common.graph.tflite import EFINIX_ACCELERATED_OPS, list_ops
 from common.graph.runners import TFLMRunner
 
 BYTES_PER_LINE = 12
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+KIT_FILES = re.compile(r".+_model_data\.(cc|h)|quant_.+_(input|output)\.h|golden_(input|output)(_\d+)?\.npy|"
+                       r"accelerator\.(json|md)|profile\.json")
+
+
+def check_name(name: str) -> str:
+    """A --name names files inside --out and C symbols: letters, digits, `_`, `.`, `-` only (no `/`,
+    no `..`), so that nothing is written outside the output folder."""
+    if not NAME_PATTERN.fullmatch(name) or ".." in name:
+        raise UserError(f"--name {name!r}: use letters, digits and _ . - only (it names the files inside --out "
+                        "and the C symbols)")
+    return name
 
 
 def c_identifier(name: str) -> str:
@@ -35,26 +52,38 @@ def _format_values(values: np.ndarray, fmt: str) -> str:
     return "\n".join("  " + ", ".join(flat[i : i + BYTES_PER_LINE]) + "," for i in range(0, len(flat), BYTES_PER_LINE))
 
 
-def _write_text(path: Path, text: str) -> Path:
-    with atomic_path(path) as tmp:
-        tmp.write_text(text)
-    return path
+def _content(value: str | bytes) -> bytes:
+    return value.encode() if isinstance(value, str) else value
 
 
-def write_kit(out_dir: str | os.PathLike, files: dict[str, str | bytes], last: str | None = None) -> list[Path]:
-    """Write every file of a kit, all or none: each goes to a temp file beside its target, and only
-    when all are written are they renamed into place (`last`, the file Make watches, at the very end:
-    an ExitStack commits in reverse order)."""
-    import contextlib
+def write_files(out_dir: str | os.PathLike, files: dict[str, str | bytes]) -> list[Path]:
+    """Write some files into an existing folder of other files, all or none (each to a temp file
+    first, renamed when all are written)."""
+    paths = [Path(out_dir) / f for f in files]
+    with atomic_files(paths) as tmps:
+        for tmp, content in zip(tmps, files.values()):
+            tmp.write_bytes(_content(content))
+    return paths
 
+
+def write_folder(out_dir: str | os.PathLike, files: dict[str, str | bytes], owned=lambda p: False,
+                 keep_unchanged_times: bool = False) -> list[Path]:
+    """Write the folder `out_dir` with exactly `files`, swapped in whole (`common.atomic.atomic_dir`);
+    `keep_unchanged_times`: a file whose bytes did not change keeps its old timestamp."""
     out_dir = Path(out_dir)
-    order = sorted(files, key=lambda f: f != last)
-    with contextlib.ExitStack() as stack:
-        for filename in order:
-            tmp = stack.enter_context(atomic_path(out_dir / filename))
-            content = files[filename]
-            tmp.write_bytes(content.encode() if isinstance(content, str) else content)
+    with atomic_dir(out_dir, owned=owned) as tmp:
+        for filename, content in files.items():
+            data = _content(content)
+            (tmp / filename).write_bytes(data)
+            old = out_dir / filename
+            if keep_unchanged_times and old.is_file() and old.read_bytes() == data:
+                st = old.stat()
+                os.utime(tmp / filename, ns=(st.st_atime_ns, st.st_mtime_ns))
     return [out_dir / f for f in files]
+
+
+def is_kit_file(path: Path) -> bool:
+    return path.is_file() and bool(KIT_FILES.fullmatch(path.name))
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:
@@ -69,7 +98,7 @@ def write_c_array(tflite_path: str | os.PathLike, out_dir: str | os.PathLike, na
                   symbol_prefix: str = "g_") -> tuple[Path, Path]:
     """`<name>_model_data.h/.cc`: a 16-byte aligned `const unsigned char` array and its length, named
     `<symbol_prefix><name>_model_data[_len]` (TFLM's `g_`; "" for the Efinix generator's names)."""
-    header, source = write_kit(out_dir, c_array_files(tflite_path, name, symbol_prefix))
+    header, source = write_files(out_dir, c_array_files(tflite_path, name, symbol_prefix))
     return header, source
 
 
@@ -112,7 +141,7 @@ def write_golden_vectors(
 ) -> dict[str, Any]:
     """Golden vectors of real samples (see `golden_files`), written as C headers and `.npy`."""
     files, info = golden_files(tflite_path, inputs, name)
-    write_kit(out_dir, files)
+    write_files(out_dir, files)
     return {k: [str(Path(out_dir) / f) for f in v] if isinstance(v, list) else
             (str(Path(out_dir) / v) if k.endswith("header") else v) for k, v in info.items()}
 
@@ -192,18 +221,19 @@ def deploy(
     golden_n: int = 8,
     latency_runs: int = 100,
 ) -> dict[str, Any]:
-    """Check every input, compute the whole kit, then write it all or nothing (`write_kit`)."""
+    """Check every input, compute the whole kit, then write the folder `out_dir` all or nothing
+    (`write_folder`: a kill at any instant leaves the old kit or the new one)."""
     from common.deploy.profile import latency_ms, profile_tflite, tflm_invoke_ms
     from common.graph.runners import Runner, tflm_arena_bytes, tflm_recorded_arena_bytes
 
     if golden_n < 1 or latency_runs < 1:
         raise ValueError(f"golden_n and latency_runs must be >= 1 (got {golden_n}, {latency_runs})")
-    if not c_identifier(name).isidentifier():
-        raise ValueError(f"--name {name!r} does not make a C identifier")
+    check_name(name)
+    out_dir = Path(out_dir)
+    check_replaceable_dir(out_dir, owned=is_kit_file)  # before the work, not after it
     Runner(tflite_path)  # a missing or non-tflite file is refused here, before anything is written
     inputs = read_golden_inputs(golden, tflite_path, golden_n) if golden else None
 
-    out_dir = Path(out_dir)
     files: dict[str, Any] = dict(c_array_files(tflite_path, name))
     result: dict[str, Any] = {"c_header": str(out_dir / f"{name}_model_data.h"),
                               "c_source": str(out_dir / f"{name}_model_data.cc")}
@@ -224,7 +254,7 @@ def deploy(
     files["accelerator.json"] = json_text(accel)
     files["accelerator.md"] = markdown
     files["profile.json"] = json_text(profile)
-    write_kit(out_dir, files, last=f"{name}_model_data.cc")
+    write_folder(out_dir, files, owned=is_kit_file)
     result.update({"accelerator": accel, "profile": {k: v for k, v in profile.items() if k != "layers"}})
     return result
 
@@ -232,8 +262,9 @@ def deploy(
 def main(argv: list[str] | None = None) -> None:
     parser = ArgumentParser(description=__doc__)
     parser.add_argument("--tflite", required=True)
-    parser.add_argument("--name", required=True, help="C identifier stem, e.g. resnet_cifar")
-    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--name", required=True, help="C identifier stem, e.g. resnet_cifar (letters, digits, _ . -)")
+    parser.add_argument("--out", required=True, type=output_dir,
+                        help="the kit's folder (new, or one holding only kit files: it is replaced whole)")
     parser.add_argument("--golden", help="golden_inputs.npz written by validation (float, preprocessed)")
     parser.add_argument("--golden-n", type=positive_int, default=8, help="golden samples (default 8)")
     parser.add_argument("--float-model", help=".keras model, for the parameter count")

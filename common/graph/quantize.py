@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from common import env  # noqa: F401  (quiet TF before it is imported)
-from common.atomic import write_bytes, write_json
+from common.atomic import atomic_files, json_text
 from common.errors import QuantizationError  # noqa: F401  (raised here; defined in the leaf module)
 from common.graph.efinix import check_efinix
 from common.graph.tflite import op_names, tensor_types
@@ -76,14 +76,17 @@ def read_quantization_metadata(tflite_path: str | os.PathLike) -> dict[str, Any]
 
 
 def write_quantized(out_path: str | os.PathLike, flatbuffer: bytes, metadata: dict[str, Any]) -> Path:
-    """Write `out_path` and its `.quant.json` sidecar (which records the `.tflite`'s sha256), each
-    atomically. The sidecar goes first: a kill between the two renames leaves a sidecar whose sha256
-    does not match the old `.tflite`, which readers ignore; never a `.tflite` described by another
-    file's sidecar."""
+    """Write `out_path` and its `.quant.json` sidecar (which records the `.tflite`'s sha256): both are
+    written to temp files first (a full disk leaves neither), then renamed, the sidecar first: a kill
+    between the two renames leaves a sidecar whose sha256 does not match the old `.tflite`, which
+    readers ignore; never a `.tflite` described by another file's sidecar."""
     import hashlib
 
-    write_json(metadata_path(out_path), {**metadata, "tflite_sha256": hashlib.sha256(flatbuffer).hexdigest()})
-    return write_bytes(out_path, flatbuffer)
+    sidecar = {**metadata, "tflite_sha256": hashlib.sha256(flatbuffer).hexdigest()}
+    with atomic_files([metadata_path(out_path), out_path]) as (sidecar_tmp, tflite_tmp):
+        sidecar_tmp.write_text(json_text(sidecar))
+        tflite_tmp.write_bytes(flatbuffer)
+    return Path(out_path)
 
 
 def quantize_int8(model, representative: Callable[[], Iterator[list]], out_path: str | os.PathLike,

@@ -4,7 +4,7 @@ A README marks each number that a build measures:
 
     | **int8** | <!-- measured:report:metric_int8:pct -->87.94%<!-- /measured --> | ...
 
-`report` / `profile` = `build/<model>/report.json` / `profile.json`; the key is a dotted path into
+`report` / `profile` = `build/<model>/report.json` / `kit/profile.json`; the key is a dotted path into
 it (list items by index: `clips.0.score_model`); the format is one of FORMATS (a number; a score with
 its 95% interval, `score_pct`; a paired verdict against a reference, `verdict`). A number must print
 the same as the build's, unless the marker names how far it may move between CPUs, `abs=<x>` or
@@ -39,7 +39,7 @@ FORMATS: dict[str, Callable[[object], str]] = {
     **{f"score_{name}": (lambda name: lambda s: score_text(s, name))(name) for name in ("pct", "x100", "f4")},
     "verdict": verdict_text,  # a paired verdict (`references.<r>.ours_vs_it`): within noise (p=1)
 }
-SOURCES = {"report": "report.json", "profile": "profile.json"}
+SOURCES = {"report": "report.json", "profile": "kit/profile.json"}
 PARSERS: dict[str, Callable[[str], float]] = {
     "pct": lambda t: float(t.rstrip("%")) / 100,
     "signed_pct": lambda t: float(t.rstrip("%")) / 100,

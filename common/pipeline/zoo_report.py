@@ -1,4 +1,4 @@
-"""The zoo-wide report: `build/REPORT.md` from each model's report.json, profile.json and plots.
+"""The zoo-wide report: `build/REPORT.md` from each model's report.json, kit/profile.json and plots.
 
     python -m common.pipeline.zoo_report --build build --out build/REPORT.md
 """
@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 from common.atomic import atomic_path
-from common.cli import ArgumentParser
+from common.cli import ArgumentParser, output_file
 from common.errors import RecipeError
 from common.evaluation.formats import score_text, verdict_text
 from common.pipeline.recipe import load_recipe
@@ -55,7 +55,7 @@ def _recipe_columns(name: str) -> tuple[list[str], str]:
 
 def model_row(name: str, build: Path) -> list[str]:
     report = json.loads((build / name / "report.json").read_text())
-    profile_path = build / name / "profile.json"
+    profile_path = build / name / "kit" / "profile.json"
     profile = json.loads(profile_path.read_text()) if profile_path.is_file() else {}
     accel = report.get("accelerated_op_fraction")
     columns, fmt = _recipe_columns(name)
@@ -128,7 +128,7 @@ def build_report(build: str | os.PathLike, out: str | os.PathLike, models: list[
             lines.append("")
     lines += ["## Accelerator coverage", ""]
     for name in models:
-        md = build / name / "accelerator.md"
+        md = build / name / "kit" / "accelerator.md"
         if md.is_file():
             lines.append(f"- [{name}]({os.path.relpath(md, out.parent)})")
     lines += generator_section(build, models)
@@ -140,7 +140,7 @@ def build_report(build: str | os.PathLike, out: str | os.PathLike, models: list[
 def main(argv: list[str] | None = None) -> None:
     parser = ArgumentParser(description=__doc__)
     parser.add_argument("--build", default="build")
-    parser.add_argument("--out", default="build/REPORT.md")
+    parser.add_argument("--out", default="build/REPORT.md", type=output_file)
     parser.add_argument("models", nargs="*", help="model names (default: every build/<model>/report.json)")
     args = parser.parse_args(argv)
     print(f"wrote {build_report(args.build, args.out, args.models or None)}")

@@ -42,7 +42,7 @@ class TrainConfig:
 
 
 def standard_callbacks(workdir: str | os.PathLike, monitor: str = "val_loss", config=None) -> list:
-    """Checkpoint every epoch, resume after interruption, stop on NaN, log to TensorBoard.
+    """Checkpoint every epoch, resume after interruption, stop on NaN, log to history.csv and TensorBoard.
 
     The backup callback (`common.training.resume`) keeps the weights of the last finished epoch and the
     run's configuration `config` in `workdir/backup`, written atomically; re-running the same
@@ -51,17 +51,17 @@ def standard_callbacks(workdir: str | os.PathLike, monitor: str = "val_loss", co
     """
     import keras
 
-    from common.training.resume import backup_callback
+    from common.training.resume import backup_callback, history_callback
 
     workdir = for_this_worker(workdir)
     (workdir / "checkpoints").mkdir(parents=True, exist_ok=True)
     return [
+        history_callback(workdir),  # before the backup: an epoch's row is on disk before its state
         backup_callback(workdir, config if config is not None else {}),
         keras.callbacks.ModelCheckpoint(str(workdir / "checkpoints" / "epoch_{epoch:03d}.keras")),
         keras.callbacks.ModelCheckpoint(str(workdir / "best.keras"), monitor=monitor, save_best_only=True),
         keras.callbacks.TerminateOnNaN(),
         keras.callbacks.TensorBoard(str(workdir / "logs"), write_graph=False, profile_batch=0),
-        keras.callbacks.CSVLogger(str(workdir / "history.csv"), append=True),
     ]
 
 

@@ -6,9 +6,13 @@ written beside its final name, fsync'ed and renamed. The metadata is written las
 weights file, so a run killed while saving leaves the previous complete state in charge; the
 half-written files it leaves are ignored and removed. A state saved by another configuration (say
 `--init scratch` when `--init pretrained` is asked for) is refused rather than resumed.
+
+`workdir/history.csv` has one row per finished epoch: each row is fsync'ed before the state that
+records its epoch as done, and a resumed run first drops the rows of the epochs it trains again.
 """
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 import os
@@ -22,6 +26,7 @@ from common.errors import ResumeError  # noqa: F401  (raised here; defined in th
 
 BACKUP_DIR = "backup"
 METADATA = "training_metadata.json"
+HISTORY = "history.csv"
 FORMAT = 2  # 1 = Keras' BackupAndRestore (latest.weights.h5, no configuration)
 # Options that may change between an interrupted run and its resumption.
 NOT_PART_OF_THE_RUN = frozenset({"epochs", "out", "workdir", "restart"})
@@ -103,7 +108,7 @@ def check_resume(config: Any) -> int:
 def discard(workdir: str | os.PathLike) -> None:
     """Forget the resume state and the per-epoch log of `workdir` (--restart)."""
     shutil.rmtree(backup_dir(workdir), ignore_errors=True)
-    (Path(workdir) / "history.csv").unlink(missing_ok=True)
+    (Path(workdir) / HISTORY).unlink(missing_ok=True)
 
 
 def save_state(model, workdir: str | os.PathLike, epoch: int, config: Any) -> Path:
@@ -167,3 +172,75 @@ def backup_callback(workdir: str | os.PathLike, config: Any):
             save_state(self.model, workdir, self._current_epoch, config)
 
     return AtomicBackupAndRestore(str(backup_dir(workdir)), delete_checkpoint=True)
+
+
+def history_callback(workdir: str | os.PathLike):
+    """A callback that logs each epoch's metrics to `workdir/history.csv` (the columns of Keras'
+    CSVLogger), one row per epoch. It must come before `backup_callback` in the callback list, so that
+    the row of an epoch is on disk before the state that records the epoch as done."""
+    import keras
+
+    path = Path(workdir) / HISTORY
+
+    class DurableCSVLogger(keras.callbacks.Callback):
+        _first_epoch = True
+
+        def on_train_begin(self, logs=None):
+            self._first_epoch = True
+
+        def on_epoch_begin(self, epoch, logs=None):
+            if self._first_epoch:  # `epoch` is where this run starts: 0, or the resumed epoch
+                keep_history_before(path, epoch)
+                self._first_epoch = False
+
+        def on_epoch_end(self, epoch, logs=None):
+            append_history_row(path, epoch, logs or {})
+
+    return DurableCSVLogger()
+
+
+def keep_history_before(path: Path, epoch: int) -> None:
+    """Drop the rows of `epoch` and later from the history `path` (rewritten atomically): a run killed
+    after logging an epoch but before saving its state trains that epoch again."""
+    if not path.is_file():
+        return
+    with open(path, newline="") as f:
+        header, *rows = list(csv.reader(f)) or [[]]
+    kept = [row for row in rows if _row_epoch(header, row) < epoch]
+    if not kept:
+        path.unlink()
+    elif len(kept) < len(rows):
+        with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+            csv.writer(f).writerows([header, *kept])
+
+
+def _row_epoch(header: list[str], row: list[str]) -> float:
+    try:
+        return int(row[header.index("epoch")])
+    except (ValueError, IndexError):  # a torn or foreign line: dropped
+        return float("inf")
+
+
+def append_history_row(path: Path, epoch: int, logs: dict) -> None:
+    """Append the row of `epoch` to the history `path` and fsync it (a new file gets its header first)."""
+    if not path.is_file() or path.stat().st_size == 0:
+        with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+            csv.writer(f).writerow(["epoch", *_metric_names(logs)])
+    with open(path, newline="") as f:
+        header = next(csv.reader(f))
+    with open(path, "a", newline="") as f:
+        writer = csv.DictWriter(f, header, restval="NA", extrasaction="ignore")
+        writer.writerow({"epoch": epoch, **{k: _cell(v) for k, v in logs.items()}})
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _metric_names(logs: dict) -> list[str]:
+    names = sorted(logs)
+    if not any(name.startswith("val_") for name in names):  # validation may start at a later epoch
+        names += [f"val_{name}" for name in names]
+    return names
+
+
+def _cell(value: Any) -> Any:
+    return value.tolist() if hasattr(value, "tolist") else value  # NumPy scalars and arrays

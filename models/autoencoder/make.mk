@@ -12,3 +12,4 @@ autoencoder_DATA_ARGS   ?= $(if $(AUTOENCODER_DATA_DIR),--data-dir $(AUTOENCODER
 autoencoder_TRAIN_ARGS  ?= --init $(AUTOENCODER_INIT) --epochs $(AUTOENCODER_EPOCHS) --tfds-dir $(AUTOENCODER_TFDS_DIR)
 autoencoder_QUANT_ARGS  ?= --tfds-dir $(AUTOENCODER_TFDS_DIR)
 autoencoder_EVAL_ARGS   ?= --tfds-dir $(AUTOENCODER_TFDS_DIR)
+PATH_VARS += AUTOENCODER_DATA_DIR AUTOENCODER_TFDS_DIR

@@ -11,3 +11,4 @@ dscnn_kws_TRAIN_ARGS ?= --init pretrained --epochs $(DSCNN_KWS_EPOCHS) \
 	$(if $(DSCNN_KWS_TRAIN_DATA_DIR),--data-dir $(DSCNN_KWS_TRAIN_DATA_DIR))
 dscnn_kws_QUANT_ARGS ?= $(dscnn_kws_DATA_ARGS)
 dscnn_kws_EVAL_ARGS  ?= $(dscnn_kws_DATA_ARGS) $(if $(DSCNN_KWS_REFERENCE),--reference $(DSCNN_KWS_REFERENCE))
+PATH_VARS += DSCNN_KWS_DATA_DIR DSCNN_KWS_TRAIN_DATA_DIR DSCNN_KWS_REFERENCE

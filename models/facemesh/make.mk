@@ -8,3 +8,4 @@ facemesh_DATA_ARGS  ?= $(facemesh_source)
 FACEMESH_MIXED_PRELU ?= clamp
 facemesh_QUANT_ARGS ?= $(facemesh_source) --mixed-prelu $(FACEMESH_MIXED_PRELU)
 facemesh_EVAL_ARGS  ?= $(facemesh_source)
+PATH_VARS += FACEMESH_DATA_DIR

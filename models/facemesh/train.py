@@ -16,7 +16,7 @@ from common import env
 from common.graph.keras_io import save_model
 from models.facemesh.model import build_model
 from models.facemesh.recipe import RECIPE
-from common.cli import ArgumentParser
+from common.cli import ArgumentParser, output_file
 
 MAX_IMPORT_DIFF_PX = 0.05  # the bound for float Keras vs the original tflite
 
@@ -63,7 +63,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     defaults = TrainConfig()
     parser = ArgumentParser(description=__doc__)
     parser.add_argument("--weights", default=defaults.weights, help="explicit path to face_landmark.tflite")
-    parser.add_argument("--out", default=defaults.out, help="the imported .keras model")
+    parser.add_argument("--out", default=defaults.out, type=output_file, help="the imported .keras model")
     parser.add_argument("--workdir", default=defaults.workdir, help="unused (nothing is trained)")
     parser.add_argument("--check-samples", type=int, default=defaults.check_samples)
     parser.add_argument("--seed", type=int, default=defaults.seed)

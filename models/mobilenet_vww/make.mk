@@ -10,3 +10,4 @@ mobilenet_vww_DATA_ARGS  ?= $(mobilenet_vww_DATA_FLAG)
 mobilenet_vww_TRAIN_ARGS ?= --init pretrained --epochs $(MOBILENET_VWW_EPOCHS)
 mobilenet_vww_QUANT_ARGS ?= $(mobilenet_vww_DATA_FLAG)
 mobilenet_vww_EVAL_ARGS  ?= $(mobilenet_vww_DATA_FLAG) $(if $(MOBILENET_VWW_REFERENCE),--reference $(MOBILENET_VWW_REFERENCE))
+PATH_VARS += MOBILENET_VWW_DATA_DIR MOBILENET_VWW_REFERENCE

@@ -10,3 +10,4 @@ yolo_TRAIN_ARGS ?= --init efinix --epochs $(YOLO_EPOCHS)
 YOLO_ACTIVATION_RANGES ?= $(if $(filter 0,$(YOLO_EPOCHS)),efinix,calibrated)
 yolo_QUANT_ARGS ?= $(if $(YOLO_DATA_DIR),--data-dir $(YOLO_DATA_DIR)) --activation-ranges $(YOLO_ACTIVATION_RANGES)
 yolo_EVAL_ARGS  ?= $(if $(YOLO_DATA_DIR),--data-dir $(YOLO_DATA_DIR))
+PATH_VARS += YOLO_DATA_DIR
