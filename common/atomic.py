@@ -34,7 +34,12 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     os.close(fd)
     tmp_path = Path(tmp)
     try:
-        yield tmp_path
+        try:
+            yield tmp_path
+        except OSError as exc:  # a full disk mid-write: name the file the user asked for
+            if exc.filename is None and exc.errno:
+                raise OSError(exc.errno, exc.strerror, str(path)) from exc
+            raise
         os.chmod(tmp_path, (0o777 if tmp_path.is_dir() else 0o666) & ~current_umask())
         _fsync(tmp_path)
         os.replace(tmp_path, path)
@@ -95,7 +100,12 @@ def atomic_files(paths: list[str | os.PathLike]) -> Iterator[list[Path]]:
     in the order given (the last one is what readers and Make look at)."""
     with contextlib.ExitStack() as stack:
         tmps = [stack.enter_context(atomic_path(p)) for p in reversed(paths)]  # exits rename in reverse
-        yield list(reversed(tmps))
+        try:
+            yield list(reversed(tmps))
+        except OSError as exc:  # which of the files failed is unknown here: name their folder
+            if exc.filename is None and exc.errno:
+                raise OSError(exc.errno, exc.strerror, str(Path(paths[-1]).parent)) from exc
+            raise
 
 
 @contextlib.contextmanager
