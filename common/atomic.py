@@ -55,7 +55,7 @@ def check_replaceable_file(path: str | os.PathLike) -> None:
     silently put a regular file in its place."""
     try:
         mode = os.stat(path).st_mode
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # nothing there to replace (the folder is checked apart)
         return
     if not stat.S_ISREG(mode):
         kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file (a device, pipe or socket)"
