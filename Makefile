@@ -57,7 +57,7 @@ endif
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test test-fast all report clean $(MODELS:%=%.tflite) $(MODELS:%=%.cc) $(MODELS:%=%.efinix) $(MODELS:%=clean-%)
+.PHONY: help venv test test-fast all report clean convert $(MODELS:%=%.tflite) $(MODELS:%=%.cc) $(MODELS:%=%.efinix) $(MODELS:%=clean-%)
 
 help: ## list the targets
 	@echo "TinyML Model Zoo -- full-int8 TFLite models for the Efinix TinyML Generator"
@@ -95,6 +95,12 @@ report: $(BUILD)/REPORT.md ## build/REPORT.md: the zoo table with measured numbe
 $(BUILD)/REPORT.md: $(foreach m,$(MODELS),$(BUILD)/$(m)/kit/$(m)_model_data.cc) $(wildcard $(BUILD)/*/efinix/tinyml_core*_define.v) \
 		$(call DEPS,$(BUILD)/REPORT.md,*) | $(STAMP) $(if $(strip $(EFINIX_TFLITE_BIN)),$(MODELS:%=%.efinix))
 	$(STEP) common.pipeline.zoo_report --build '$(BUILD)' --out '$@' $(MODELS)
+
+# Your own model through the same checks, report, kit and generator step (python -m common.convert --help).
+convert: | $(STAMP) ## your model: MODEL=file DATA=folder NAME=name [CONVERT_ARGS="--mean 0 --std 1"] -> build/NAME/
+	$(if $(and $(MODEL),$(DATA),$(NAME)),,$(error make convert needs MODEL=<model file> DATA=<data folder> NAME=<name>))
+	$(PY) -m common.convert --model $(call arg,MODEL) --data $(call arg,DATA) --name $(call arg,NAME) \
+		--build '$(BUILD)' $(call args,CONVERT_ARGS)
 
 clean: ## remove build/ (keeps .venv)
 	rm -rf '$(BUILD)'

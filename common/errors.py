@@ -68,6 +68,11 @@ class ResumeError(UserError, ValueError):
     """The saved resume state cannot be used for this command (other configuration, or damaged)."""
 
 
+class ConversionError(UserError, ValueError):
+    """A model file the converter cannot take (unknown format, an operator it does not import, an op
+    the target cannot run): the message lists every problem at once, with what to use instead."""
+
+
 class RecipeError(UserError, LookupError):
     """No such model, or its recipe is malformed."""
 

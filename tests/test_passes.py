@@ -107,7 +107,35 @@ def test_union_same_scale_ranges_widens_maximum_groups(tmp_path):
 
 
 def test_passes_by_name_and_by_reference():
-    assert get_pass("compact") is COMPACT and set(PASSES) == {"compact", "union_same_scale_ranges", "clamp_mixed_prelu"}
+    assert get_pass("compact") is COMPACT and set(PASSES) == {"compact", "union_same_scale_ranges", "clamp_mixed_prelu",
+                                                                  "accelerator_friendly_layers"}
     assert get_pass("models.yolo.ranges:ADOPT_ACTIVATION_RANGES").name == "adopt_activation_ranges"
     with pytest.raises(ValueError, match="unknown pass 'nope'"):
         get_pass("nope")
+
+
+def test_accelerator_friendly_layers_turn_mean_and_dynamic_shapes_into_pool_and_one_reshape():
+    """GlobalAveragePooling2D converts to MEAN (refused by the Efinix rules) and Flatten to SHAPE/
+    STRIDED_SLICE/PACK; the pass's copy converts to AVERAGE_POOL_2D and RESHAPE with the same outputs."""
+    import keras
+
+    from common.data.calibration import representative_dataset
+    from common.graph.passes import ACCELERATOR_FRIENDLY_LAYERS, PassContext
+    from common.graph.quantize import convert_int8
+    from common.graph.tflite import op_names
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, activation="relu")(inputs)
+    pooled = keras.layers.GlobalAveragePooling2D()(x)
+    flat = keras.layers.Dense(2)(keras.layers.Flatten()(x))
+    model = keras.Model(inputs, [pooled, flat])
+    calib = np.random.default_rng(0).uniform(size=(16, 8, 8, 3)).astype(np.float32)
+    ctx = PassContext(calibration=calib)
+    copy, info = ACCELERATOR_FRIENDLY_LAYERS.apply(model, ctx)
+    check = ACCELERATOR_FRIENDLY_LAYERS.check(model, copy, ctx, info)
+    assert check["replaced"] == 2 and check["max_abs_diff"] < 1e-6
+    before = set(op_names(convert_int8(model, representative_dataset(calib))))
+    after = set(op_names(convert_int8(copy, representative_dataset(calib))))
+    assert "MEAN" in before and "MEAN" not in after and "AVERAGE_POOL_2D" in after
+    assert not after & {"SHAPE", "STRIDED_SLICE", "PACK"}

@@ -69,7 +69,7 @@ def test_recipe_facts_agree_with_the_model_code(name):
 
         assert (DIMS,) == recipe.input_shape
     if name == "yolo":
-        from models.yolo.darknet import parse_cfg
+        from common.graph.darknet import parse_cfg
         from models.yolo.model import CFG_PATH
 
         assert parse_cfg(CFG_PATH).input_shape == recipe.input_shape  # the cfg's [net] size

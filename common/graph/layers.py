@@ -163,3 +163,54 @@ class NearestUpsample(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "factor": self.factor}
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class GlobalAveragePoolAsPool(keras.layers.Layer):
+    """GlobalAveragePooling2D (channels last) as one AVERAGE_POOL_2D over the whole map (+ one RESHAPE
+    without keepdims): the converter turns Keras' own into MEAN, which the Efinix rules refuse (TFLM
+    runs it as a slow generic reduction)."""
+
+    def __init__(self, keepdims: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.keepdims = keepdims
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], 1, 1, input_shape[3]) if self.keepdims else (input_shape[0], input_shape[3])
+
+    def call(self, x):
+        h, w, c = x.shape[1:]
+        pooled = keras.ops.average_pool(x, pool_size=(h, w), strides=(h, w), padding="valid")
+        return pooled if self.keepdims else keras.ops.reshape(pooled, (-1, c))
+
+    def get_config(self):
+        return {**super().get_config(), "keepdims": self.keepdims}
+
+
+def accelerator_friendly_copy(model):
+    """A copy of a Functional/Sequential `model` with GlobalAveragePooling2D as GlobalAveragePoolAsPool,
+    Flatten as StaticFlatten and Reshape as StaticReshape (same weights, same function); the names of
+    the layers replaced. A model Keras cannot clone (subclassed, a wrapped SavedModel) comes back as is."""
+    replaced: list[str] = []
+
+    def clone(layer):
+        config = layer.get_config()
+        if isinstance(layer, keras.layers.GlobalAveragePooling2D) and config.get("data_format") in (None, "channels_last"):
+            new = GlobalAveragePoolAsPool(keepdims=bool(config.get("keepdims")), name=layer.name)
+        elif isinstance(layer, keras.layers.Flatten) and config.get("data_format") in (None, "channels_last"):
+            new = StaticFlatten(name=layer.name)
+        elif type(layer) is keras.layers.Reshape:
+            new = StaticReshape(layer.target_shape, name=layer.name)
+        else:
+            return layer.__class__.from_config(config)
+        replaced.append(layer.name)
+        return new
+
+    try:
+        copy = keras.models.clone_model(model, clone_function=clone)
+    except Exception:  # noqa: BLE001 - not clonable: nothing to replace safely
+        return model, []
+    if not replaced:
+        return model, []
+    copy.set_weights(model.get_weights())
+    return copy, replaced

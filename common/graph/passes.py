@@ -267,7 +267,39 @@ CLAMP_MIXED_PRELU = Pass(
     "(MUL + MAXIMUM, as the Efinix reference)", _clamp, _check_clamp)
 
 
-PASSES: dict[str, Pass] = {p.name: p for p in (COMPACT, UNION_SAME_SCALE_RANGES, CLAMP_MIXED_PRELU)}
+# ---- accelerator_friendly_layers ------------------------------------------------------------------------
+
+def _friendly(model, ctx: PassContext):
+    from common.graph.layers import accelerator_friendly_copy
+
+    copy, replaced = accelerator_friendly_copy(model)
+    return copy, {"replaced": replaced}
+
+
+def _check_friendly(before, after, ctx: PassContext, info: dict) -> dict:
+    if not info["replaced"]:
+        return {"replaced": 0}
+    if ctx.calibration is None:
+        raise PassCheckError("accelerator_friendly_layers needs calibration inputs to check its copy")
+    x = ctx.calibration[:8]
+    outs_before, outs_after = before.predict(x, verbose=0), after.predict(x, verbose=0)
+    if not isinstance(outs_before, list):
+        outs_before, outs_after = [outs_before], [outs_after]
+    diff = max(float(np.max(np.abs(np.asarray(a) - np.asarray(b)))) for a, b in zip(outs_before, outs_after))
+    scale = max(1.0, max(float(np.max(np.abs(np.asarray(a)))) for a in outs_before))
+    if diff > 1e-5 * scale:
+        raise PassCheckError(f"accelerator_friendly_layers changed the outputs by {diff:.3g}")
+    return {"replaced": len(info["replaced"]), "max_abs_diff": diff}
+
+
+ACCELERATOR_FRIENDLY_LAYERS = Pass(
+    "accelerator_friendly_layers", "keras",
+    "the float function (outputs within 1e-5 on calibration inputs): GlobalAveragePooling2D becomes one "
+    "AVERAGE_POOL_2D (not MEAN), Flatten/Reshape one RESHAPE (not SHAPE/STRIDED_SLICE/PACK)", _friendly, _check_friendly)
+
+
+PASSES: dict[str, Pass] = {p.name: p for p in (COMPACT, UNION_SAME_SCALE_RANGES, CLAMP_MIXED_PRELU,
+                                               ACCELERATOR_FRIENDLY_LAYERS)}
 
 
 def get_pass(name: str) -> Pass:

@@ -38,11 +38,23 @@ def convert_int8(model, representative: Callable[[], Iterator[list]], per_channe
     converter.inference_output_type = tf.int8
     if not per_channel_dense:
         converter._experimental_disable_per_channel_quantization_for_dense_layers = True
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):  # the converter prints every traced tensor spec
-            return converter.convert()
-    except Exception as exc:
-        raise QuantizationError(f"full-int8 conversion of {model.name!r} failed: {exc}") from exc
+    import tempfile
+    import warnings
+
+    from common.graph.runners import _redirected_fd
+
+    # The converter prints every traced tensor spec (stdout) and its C++ progress and warnings (fd 2):
+    # kept out of the user's terminal, and its last words go into the error when it fails.
+    with tempfile.TemporaryFile() as log:
+        try:
+            with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings(), _redirected_fd(2, log.fileno()):
+                warnings.simplefilter("ignore")
+                return converter.convert()
+        except Exception as exc:
+            log.seek(0)
+            said = [line for line in log.read().decode(errors="replace").splitlines() if "error" in line.lower()]
+            detail = f" ({said[-1].strip()})" if said else ""
+            raise QuantizationError(f"full-int8 conversion of {model.name!r} failed: {exc}{detail}") from exc
 
 
 def check_int8(path_or_bytes: str | os.PathLike | bytes) -> None:

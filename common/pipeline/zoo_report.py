@@ -44,7 +44,12 @@ def metric_cell(report: dict) -> str:
     return strip_paths(text)
 
 
-def _recipe_columns(name: str) -> tuple[list[str], str]:
+def _recipe_columns(name: str, report: dict) -> tuple[list[str], str]:
+    """The description columns: the recipe's, or a converted model's own card (`common.convert`)."""
+    card = report.get("card")
+    if card:
+        fmt = "pct" if report.get("scores") else "f4"
+        return [card["application"], card["model"], card["input"], card["dataset"], card["quality target"]], fmt
     try:
         recipe = load_recipe(name)
     except RecipeError:
@@ -58,7 +63,7 @@ def model_row(name: str, build: Path) -> list[str]:
     profile_path = build / name / "kit" / "profile.json"
     profile = json.loads(profile_path.read_text()) if profile_path.is_file() else {}
     accel = report.get("accelerated_op_fraction")
-    columns, fmt = _recipe_columns(name)
+    columns, fmt = _recipe_columns(name, report)
     scores, references = report.get("scores", {}), report.get("references", {})
     ref_cells = [f"{row.get('title', label)}: {score_text(row.get('score'), fmt)}" for label, row in references.items()]
     verdicts = [verdict_text(row.get("ours_vs_it")) for row in references.values()]
@@ -97,9 +102,22 @@ def generator_section(build: Path, models: list[str]) -> list[str]:
             "|---|---|---|---|---|---|---|", *rows]
 
 
+def converted_models(build: Path) -> list[str]:
+    """The models `common.convert` built into `build` (their report.json says so), sorted."""
+    found = []
+    for path in sorted(build.glob("*/report.json")):
+        try:
+            if json.loads(path.read_text()).get("converted"):
+                found.append(path.parent.name)
+        except (OSError, ValueError):
+            continue
+    return found
+
+
 def build_report(build: str | os.PathLike, out: str | os.PathLike, models: list[str] | None = None) -> Path:
     build, out = Path(build), Path(out)
-    models = models or sorted(p.parent.name for p in build.glob("*/report.json"))
+    models = list(models or sorted(p.parent.name for p in build.glob("*/report.json")))
+    models += [name for name in converted_models(build) if name not in models]
     lines = ["# TinyML Model Zoo — measured report", "",
              "Every number is read from `build/<model>/report.json` (float Keras, the shipped int8 `.tflite` and the "
              "reference files on the same preprocessed items, none of which calibrated ours) and `profile.json`. "

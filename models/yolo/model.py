@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from common import env  # noqa: F401
-from models.yolo.darknet import build_keras, parse_cfg, yolo_heads
+from common.graph.darknet import build_keras, parse_cfg, yolo_heads
 
 CFG_PATH = Path(__file__).with_name("yolo_pico.cfg")
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from common import env  # noqa: F401
 from common.graph.tflite import constant, op_names, read_graph
-from models.yolo.darknet import BN_EPSILON, Cfg, _conv_layers
+from common.graph.darknet import BN_EPSILON, Cfg, _conv_layers
 
 
 class TFLiteImportError(ValueError):

@@ -14,7 +14,7 @@ import numpy as np
 
 from common.pipeline.references import fetch_file
 from common.training import fit
-from models.yolo.darknet import load_weights, parse_cfg
+from common.graph.darknet import load_weights, parse_cfg
 from models.yolo.decode import ANCHORS, INPUT_SIZE
 from models.yolo.model import CFG_PATH, build_model
 from models.yolo.targets import GRIDS

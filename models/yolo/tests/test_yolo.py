@@ -86,7 +86,7 @@ num=6
 def test_shipped_cfg_builds_the_reference_architecture():
     from models.yolo.decode import ANCHORS
     from models.yolo.model import CFG_PATH, build_model, heads
-    from models.yolo.darknet import parse_cfg
+    from common.graph.darknet import parse_cfg
 
     cfg = parse_cfg(CFG_PATH)
     assert cfg.input_shape == (96, 96, 3)
@@ -103,7 +103,7 @@ def test_shipped_cfg_builds_the_reference_architecture():
 
 def test_other_darknet_cfg_loads(tmp_path):
     """A yolov3-tiny-shaped cfg: maxpool 2/2 and 2/1, route, upsample, concat, two [yolo]."""
-    from models.yolo.darknet import build_keras, parse_cfg_text, yolo_heads
+    from common.graph.darknet import build_keras, parse_cfg_text, yolo_heads
 
     cfg = parse_cfg_text(TINY_CFG, "tiny.cfg")
     model = build_keras(cfg)
@@ -122,7 +122,7 @@ def test_other_darknet_cfg_loads(tmp_path):
     ("[convolutional]\nfilters=8\n", 1, "must start with [net]"),
 ])
 def test_malformed_cfg_names_the_line(text, line, words):
-    from models.yolo.darknet import CfgError, parse_cfg_text
+    from common.graph.darknet import CfgError, parse_cfg_text
 
     with pytest.raises(CfgError) as err:
         parse_cfg_text(text, "bad.cfg")
@@ -144,7 +144,7 @@ def _randomize(model, seed=0):
 
 
 def test_weights_round_trip_is_exact(tmp_path):
-    from models.yolo.darknet import expected_weight_count, load_weights, parse_cfg, save_weights
+    from common.graph.darknet import expected_weight_count, load_weights, parse_cfg, save_weights
     from models.yolo.model import CFG_PATH, build_model
 
     cfg = parse_cfg(CFG_PATH)
@@ -166,7 +166,7 @@ def test_weights_round_trip_is_exact(tmp_path):
 
 
 def test_weights_of_wrong_length_are_rejected_and_nothing_is_set(tmp_path):
-    from models.yolo.darknet import WeightsError, expected_weight_count, load_weights, parse_cfg, save_weights
+    from common.graph.darknet import WeightsError, expected_weight_count, load_weights, parse_cfg, save_weights
     from models.yolo.model import CFG_PATH, build_model
 
     cfg = parse_cfg(CFG_PATH)
@@ -189,7 +189,7 @@ def test_weights_of_wrong_length_are_rejected_and_nothing_is_set(tmp_path):
 
 
 def test_cli_reports_bad_weights_in_one_line_and_writes_nothing(repo, tmp_path):
-    from models.yolo.darknet import parse_cfg, save_weights
+    from common.graph.darknet import parse_cfg, save_weights
     from models.yolo.model import CFG_PATH, build_model
 
     good = save_weights(build_model(), parse_cfg(CFG_PATH), tmp_path / "good.weights").read_bytes()
@@ -207,7 +207,7 @@ def test_cli_reports_bad_weights_in_one_line_and_writes_nothing(repo, tmp_path):
 
 def test_tflite_import_is_close_to_the_reference_int8_outputs():
     from common.graph.runners import Runner
-    from models.yolo.darknet import parse_cfg
+    from common.graph.darknet import parse_cfg
     from models.yolo.data import load_folder
     from models.yolo.decode import order_heads
     from models.yolo.model import CFG_PATH, build_model
@@ -229,7 +229,7 @@ def test_tflite_import_is_close_to_the_reference_int8_outputs():
 
 
 def test_tflite_import_rejects_a_mismatching_cfg(tmp_path):
-    from models.yolo.darknet import build_keras, parse_cfg
+    from common.graph.darknet import build_keras, parse_cfg
     from models.yolo.model import CFG_PATH
     from models.yolo.tflite_import import TFLiteImportError, import_tflite_weights
 

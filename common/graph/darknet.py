@@ -2,7 +2,8 @@
 
 Supported sections: [net], [convolutional] (incl. depthwise via groups), [shortcut], [route],
 [maxpool], [upsample], [dropout] (identity at inference) and [yolo] (marks a model output). That is
-enough for the yolo-pico cfg shipped here, yolov3-tiny and Yolo-Fastest-style nets.
+enough for models/yolo's yolo-pico cfg, yolov3-tiny and Yolo-Fastest-style nets. `load_darknet` is the
+converter's entry: any cfg made of these sections plus its `.weights` -> a Keras model.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import numpy as np
 from common import env  # noqa: F401  (before TensorFlow/Keras)
 
 from common.atomic import atomic_path
+from common.errors import ConversionError
 from common.graph.layers import NearestUpsample
 
 SUPPORTED = ("net", "convolutional", "shortcut", "route", "maxpool", "upsample", "dropout", "yolo")
@@ -327,3 +329,45 @@ def save_weights(model, cfg: Cfg, path: str | os.PathLike, seen: int = 0) -> Pat
     with atomic_path(path) as tmp:
         tmp.write_bytes(b"".join(chunks))
     return path
+
+
+# ---- any cfg + .weights -> Keras (the converter's entry) ----------------------------------------
+
+def unsupported_sections(text: str) -> list[tuple[int, str]]:
+    """(line, kind) of every section header whose kind this module cannot build, in file order."""
+    found = []
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = raw.split("#", 1)[0].split(";", 1)[0].strip()
+        if line.startswith("[") and line.endswith("]") and len(line) >= 3:
+            kind = line[1:-1].strip().lower()
+            if kind not in SUPPORTED:
+                found.append((lineno, kind))
+    return found
+
+
+def load_darknet(cfg_path: str | os.PathLike, weights: str | os.PathLike | None = None):
+    """A Keras model built from a Darknet cfg and filled from its `.weights` (by default the file with
+    the cfg's stem beside it). Every problem is one ConversionError: all unsupported sections at once
+    (each with its line), a malformed cfg (file and line), missing or mismatching weights."""
+    cfg_path = Path(cfg_path)
+    if not cfg_path.is_file():
+        raise ConversionError(f"no Darknet cfg at {cfg_path}")
+    text = cfg_path.read_text(errors="replace").lstrip("\ufeff")
+    unsupported = unsupported_sections(text)
+    if unsupported:
+        listed = ", ".join(f"line {line} [{kind}]" for line, kind in unsupported)
+        raise ConversionError(f"{cfg_path}: unsupported Darknet section{'s' if len(unsupported) > 1 else ''} "
+                              f"{listed} (supported: {', '.join(SUPPORTED)})")
+    weights_path = Path(weights) if weights is not None else cfg_path.with_suffix(".weights")
+    if not weights_path.is_file():
+        how = "" if weights is not None else " (give the .weights file, or put it beside the cfg with the same stem)"
+        raise ConversionError(f"{cfg_path}: no Darknet weights at {weights_path}{how}")
+    try:
+        cfg = parse_cfg_text(text, str(cfg_path))
+        model = build_keras(cfg, name=cfg_path.stem or "darknet")
+        load_weights(model, cfg, weights_path)
+    except (CfgError, WeightsError) as exc:
+        raise ConversionError(" ".join(str(exc).split())) from exc
+    except ValueError as exc:  # Keras refusing a layer the cfg asks for (e.g. a kernel larger than its map)
+        raise ConversionError(f"{cfg_path}: cannot build the network ({' '.join(str(exc).split())})") from exc
+    return model
