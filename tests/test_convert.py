@@ -60,8 +60,9 @@ def test_a_keras_classifier_and_an_image_folder_give_model_report_kit_and_report
     model = _tiny_classifier(tmp_path / "mine.keras")
     data = _image_folder(tmp_path / "my images")
     build = tmp_path / "build"
+    analyzer = REPO.parent / "shared" / "efinix_tinyml_generator" / "bin" / "tflite"
     run = _cli("--model", str(model), "--data", str(data), "--name", "mynet", "--build", str(build),
-               env={"EFINIX_TFLITE_BIN": None})
+               env={"EFINIX_TFLITE_BIN": str(analyzer) if analyzer.is_file() else None})
     assert run.returncode == 0, run.stderr
     out = build / "mynet"
     report = json.loads((out / "report.json").read_text())
@@ -74,6 +75,10 @@ def test_a_keras_classifier_and_an_image_folder_give_model_report_kit_and_report
     assert {"float", "int8", "int8_vs_float"} <= set(comparison["accuracy"])
     assert comparison["top1_agreement"]["n"] == report["n_eval"] and comparison["outputs"][0]["snr_db"] > 10
     assert {p.name for p in (out / "kit").iterdir()} >= {"mynet_model_data.cc", "profile.json", "golden_input.npy"}
+    assert report["macs"] > 0 and report["tflm_arena_bytes"] > 0
+    if analyzer.is_file():
+        assert {p.name for p in (out / "efinix").iterdir()} == {"tinyml_core0_define.v", "mynet_model_data.cc",
+                                                                 "mynet_model_data.h"}
     row = next(line for line in (build / "REPORT.md").read_text().splitlines() if line.startswith("| mynet"))
     assert "mine.keras" in row and "my images" in row
 

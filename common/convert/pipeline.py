@@ -232,8 +232,12 @@ def convert(opts: ConvertOptions) -> dict[str, Any]:
         "int8_runtime": DEVICE_RUNTIME, "float_check": checked, "int8_vs_float": comparison,
         "class_names": classes, **tflite_summary(tflite),
     }
+    profile = _kit_and_generator(opts, tflite, float_model)
+    report.update({k: profile.get(k) for k in ("macs", "tflm_arena_bytes", "params")})
     write_json(out / "report.json", report)
-    _kit_and_generator(opts, tflite, float_model)
+    from common.pipeline.zoo_report import build_report
+
+    build_report(opts.build, opts.build / "REPORT.md")
     return report
 
 
@@ -251,13 +255,14 @@ def _save_float(model, path: Path, save_model) -> Path | None:
     return path
 
 
-def _kit_and_generator(opts: ConvertOptions, tflite: Path, float_model: Path | None) -> None:
+def _kit_and_generator(opts: ConvertOptions, tflite: Path, float_model: Path | None) -> dict:
+    """The deployment kit (its profile is returned: MACs, TFLM arena) and, with the analyzer, the
+    Efinix generator output."""
     from common.deploy.efinix_generator import ANALYZER_ENV, generate
     from common.deploy.kit import deploy
-    from common.pipeline.zoo_report import build_report
 
-    deploy(tflite, opts.name, opts.out / "kit", golden=opts.out / "golden_inputs.npz", float_model=float_model,
-           latency_runs=20)
+    kit = deploy(tflite, opts.name, opts.out / "kit", golden=opts.out / "golden_inputs.npz", float_model=float_model,
+                 latency_runs=20)
     if os.environ.get(ANALYZER_ENV):
         generate(tflite, opts.out / "efinix", opts.name, None)
-    build_report(opts.build, opts.build / "REPORT.md")
+    return kit["profile"]
