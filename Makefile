@@ -47,17 +47,20 @@ EFINIX_IN_PARALLEL  ?= 8
 EFINIX_OUT_PARALLEL ?= 4
 EFINIX_CORE         ?= 0
 EFINIX_MODES        ?=
-EFINIX_ARGS = --analyzer $(call arg,EFINIX_TFLITE_BIN) --axi-dw $(call arg,EFINIX_AXI_DW) \
-	--in-parallel $(call arg,EFINIX_IN_PARALLEL) --out-parallel $(call arg,EFINIX_OUT_PARALLEL) \
-	--core $(call arg,EFINIX_CORE) --modes $(call arg,EFINIX_MODES)
+EFINIX_DESIGN = --analyzer $(call arg,EFINIX_TFLITE_BIN) --axi-dw $(call arg,EFINIX_AXI_DW) \
+	--in-parallel $(call arg,EFINIX_IN_PARALLEL) --out-parallel $(call arg,EFINIX_OUT_PARALLEL) --modes $(call arg,EFINIX_MODES)
+EFINIX_ARGS = $(EFINIX_DESIGN) --core $(call arg,EFINIX_CORE)
+# `make efinix-multicore CORES="yolo facemesh facemesh"`: one accelerator core per model (1 to 4; a
+# model may run on two cores), as the GUI's MULTICORE mode writes them, into build/efinix_multicore/.
+CORES ?=
 ifeq ($(strip $(EFINIX_TFLITE_BIN)),)
-ifneq ($(filter %.efinix,$(MAKECMDGOALS)),)
+ifneq ($(filter %.efinix efinix-multicore,$(MAKECMDGOALS)),)
 $(error EFINIX_TFLITE_BIN is not set: point it at the Efinix TinyML Generator's analyzer (tools/tinyml_generator/bin/tflite))
 endif
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test test-fast all report clean convert $(MODELS:%=%.tflite) $(MODELS:%=%.cc) $(MODELS:%=%.efinix) $(MODELS:%=clean-%)
+.PHONY: help venv test test-fast all report clean convert efinix-multicore $(MODELS:%=%.tflite) $(MODELS:%=%.cc) $(MODELS:%=%.efinix) $(MODELS:%=clean-%)
 
 help: ## list the targets
 	@echo "TinyML Model Zoo -- full-int8 TFLite models for the Efinix TinyML Generator"
@@ -96,6 +99,10 @@ $(BUILD)/REPORT.md: $(foreach m,$(MODELS),$(BUILD)/$(m)/kit/$(m)_model_data.cc) 
 		$(call DEPS,$(BUILD)/REPORT.md,*) | $(STAMP) $(if $(strip $(EFINIX_TFLITE_BIN)),$(MODELS:%=%.efinix))
 	$(STEP) common.pipeline.zoo_report --build '$(BUILD)' --out '$@' $(MODELS)
 
+efinix-multicore: $(foreach m,$(sort $(CORES)),$(BUILD)/$(m)/report.json) | $(STAMP) ## CORES="m1 m2 ..." (1-4): one define file per core + summed resources
+	$(PY) -m common.deploy.efinix_generator --multicore $(foreach m,$(CORES),'$(m)=$(BUILD)/$(m)/model.tflite') \
+		--out '$(BUILD)/efinix_multicore' $(EFINIX_DESIGN)
+
 # Your own model through the same checks, report, kit and generator step (python -m common.convert --help).
 convert: | $(STAMP) ## your model: MODEL=file DATA=folder NAME=name [CONVERT_ARGS="--mean 0 --std 1"] -> build/NAME/
 	$(if $(and $(MODEL),$(DATA),$(NAME)),,$(error make convert needs MODEL=<model file> DATA=<data folder> NAME=<name>))
@@ -111,6 +118,11 @@ clean: ## remove build/ (keeps .venv)
 #   model.keras  python -m models.<m>.train --out ... --workdir ... (train or import weights)
 #   model.tflite python -m models.<m>.quantize --model ... --out ... (the recipe's calibration and passes)
 #   report.json  python -m models.<m>.evaluate --model <tflite> --float-model <keras> --report ... --plots-dir ...
+
+ifneq ($(filter efinix-multicore,$(MAKECMDGOALS)),)
+$(if $(strip $(CORES)),,$(error efinix-multicore needs CORES="model ..." (1 to 4 of: $(MODELS))))
+$(if $(filter-out $(MODELS),$(CORES)),$(error CORES: unknown model(s) $(filter-out $(MODELS),$(CORES)) (models: $(MODELS))))
+endif
 
 # Per-model settings (<model>_DATA_ARGS, _TRAIN_ARGS, _QUANT_ARGS, _EVAL_ARGS, extra rules).
 include $(wildcard models/*/make.mk)

@@ -126,7 +126,7 @@ def atomic_dir(path: str | os.PathLike, owned: Callable[[Path], bool] = lambda p
         yield tmp
         mask = current_umask()
         os.chmod(tmp, 0o777 & ~mask)
-        for entry in tmp.iterdir():
+        for entry in tmp.rglob("*"):
             _fsync(entry)
         _fsync(tmp)
         _swap_in(tmp, path)

@@ -77,8 +77,8 @@ def test_a_keras_classifier_and_an_image_folder_give_model_report_kit_and_report
     assert {p.name for p in (out / "kit").iterdir()} >= {"mynet_model_data.cc", "profile.json", "golden_input.npy"}
     assert report["macs"] > 0 and report["tflm_arena_bytes"] > 0
     if analyzer.is_file():
-        assert {p.name for p in (out / "efinix").iterdir()} == {"tinyml_core0_define.v", "mynet_model_data.cc",
-                                                                 "mynet_model_data.h"}
+        assert {p.name for p in (out / "efinix").iterdir()} == {
+            "tinyml_core0_define.v", "mynet_model_data.cc", "mynet_model_data.h", "resources.json", "resources.md"}
     row = next(line for line in (build / "REPORT.md").read_text().splitlines() if line.startswith("| mynet"))
     assert "mine.keras" in row and "my images" in row
 

@@ -1,10 +1,20 @@
 """Headless Efinix TinyML Generator: run its model analyzer (`bin/tflite`) on a `.tflite` and write
 what the GUI writes: `tinyml_core<id>_define.v` (accelerator configuration for the RTL) and
-`<name>_model_data.cc/.h` (the model as a C array, `common.deploy.kit.c_array_files`), as one folder
-swapped in whole (a kill leaves the old output or the new one, never a new define beside an old array).
+`<name>_model_data.cc/.h` (the model as a C array, `common.deploy.kit.c_array_files`), plus the GUI's
+resource estimate of that configuration (`resources.json` / `resources.md`: LUTs, FFs, ADDs, RAM and
+DSP blocks per accelerator module, `common.deploy.resources`), as one folder swapped in whole (a kill
+leaves the old output or the new one, never a new define beside an old array).
 
     python -m common.deploy.efinix_generator --tflite build/facemesh/model.tflite --name facemesh \\
         --out build/facemesh/efinix [--analyzer PATH] [--axi-dw 128] [--modes "ADD=DISABLE MUL=LITE"]
+
+Several accelerator cores (Efinix's multi-core designs, 1 to 4 cores): core i runs the i-th model,
+with `tinyml_core<i>_define.v` (`TML_C<i>_` keys) and `<NAME>_model_data.cc/.h`; resources.json/.md
+hold every core's rows (`core<i>.<module>`) and their TINYML_ACCELERATOR total. The AXI width,
+parallelism and --modes apply to every core; names must differ (they name files and C symbols).
+
+    python -m common.deploy.efinix_generator --multicore yolo=yolo.tflite kws=kws.tflite \\
+        --out build/multicore/efinix [--analyzer PATH] [--axi-dw 128] [--modes ...]
 
 The analyzer comes from --analyzer or $EFINIX_TFLITE_BIN (Efinix-Inc/tinyml, tools/tinyml_generator/bin/tflite).
 The GUI's rules (tools/tinyml_generator/tinyml_generator.py): an accelerator the analyzer reports
@@ -15,12 +25,13 @@ define files (`example_defines/`), with `RS_MODE` (the RTL's name) for reshape.
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from common.cli import ArgumentParser, output_dir
@@ -167,54 +178,164 @@ def define_filename(core: int) -> str:
     return f"tinyml_core{core}_define.v"
 
 
+RESOURCES_JSON, RESOURCES_MD = "resources.json", "resources.md"
+
+
 def is_output_file(path: Path) -> bool:
-    return path.is_file() and bool(re.fullmatch(r"tinyml_core\d+_define\.v|.+_model_data\.(cc|h)", path.name))
+    return path.is_file() and bool(re.fullmatch(r"tinyml_core\d+_define\.v|.+_model_data\.(cc|h)|resources\.(json|md)",
+                                                path.name))
 
 
-def generate(tflite: str | os.PathLike, out_dir: str | os.PathLike, name: str, analyzer: str | os.PathLike | None,
-             options: GeneratorOptions = GeneratorOptions()) -> list[Path]:
-    """Validate, analyse, then write the folder `out_dir`: the define file and the C array, swapped in
-    whole; a file whose bytes did not change keeps its timestamp (Make then sees nothing new)."""
-    from common.atomic import check_replaceable_dir
-    from common.deploy.kit import c_array_files, check_name, write_folder
+def resource_files(table: list[dict], what: str) -> dict[str, str]:
+    """resources.json (the rows) and resources.md (a heading naming `what`, then the table)."""
+    from common.deploy.resources import markdown
 
-    options.validate()
-    check_name(name)
-    check_replaceable_dir(out_dir, owned=is_output_file)
+    text = (f"# Resource estimate: {what}\n\nThe Efinix TinyML Generator's estimate (its resource_lib, "
+            "e5bc129), before synthesis.\n\n" + markdown(table))
+    return {RESOURCES_JSON: json.dumps(table, indent=1) + "\n", RESOURCES_MD: text}
+
+
+def _analyzer_path(analyzer: str | os.PathLike | None) -> str | os.PathLike:
     analyzer = analyzer or os.environ.get(ANALYZER_ENV)
     if not analyzer:
         raise GeneratorError(f"{ANALYZER_ENV} is not set: point it at the Efinix TinyML Generator's analyzer "
                              "(tools/tinyml_generator/bin/tflite)")
+    return analyzer
+
+
+def generate(tflite: str | os.PathLike, out_dir: str | os.PathLike, name: str, analyzer: str | os.PathLike | None,
+             options: GeneratorOptions = GeneratorOptions()) -> list[Path]:
+    """Validate, analyse, then write the folder `out_dir`: the define file, the C array and the resource
+    estimate, swapped in whole; a file whose bytes did not change keeps its timestamp (Make then sees
+    nothing new). Returns [define, .cc, .h, resources.json, resources.md]."""
+    from common.atomic import check_replaceable_dir
+    from common.deploy.kit import c_array_files, check_name, write_folder
+    from common.deploy.resources import estimate
+
+    options.validate()
+    check_name(name)
+    check_replaceable_dir(out_dir, owned=is_output_file)
+    analyzer = _analyzer_path(analyzer)
     entries = configure(run_analyzer(analyzer, tflite, options), options)
-    files = {define_filename(options.core): format_defines(entries, options.core),
-             **c_array_files(tflite, name, symbol_prefix="")}
+    define = define_filename(options.core)
+    files = {define: format_defines(entries, options.core), **c_array_files(tflite, name, symbol_prefix=""),
+             **resource_files(estimate(dict(entries)), define)}
     paths = write_folder(out_dir, files, owned=is_output_file, keep_unchanged_times=True)
-    return [paths[0], paths[2], paths[1]]
+    return [paths[0], paths[2], paths[1], *paths[3:]]
+
+
+def check_multicore_models(models: list[tuple[str, Path]]) -> None:
+    """1 to CORE_MAX + 1 models, each name usable (`check_name`). A name may repeat (the same model on
+    two cores, as facemesh in Efinix's Ti375 demo) only for the same file; two names may not give one
+    C symbol (the firmware links every core's array)."""
+    from common.deploy.kit import c_identifier, check_name
+
+    if not 1 <= len(models) <= CORE_MAX + 1:
+        raise GeneratorError(f"a multi-core design takes 1 to {CORE_MAX + 1} models (one per core), got {len(models)}")
+    seen: dict[str, tuple[str, bytes]] = {}
+    for name, tflite in models:
+        check_name(name)
+        if not Path(tflite).is_file():
+            raise GeneratorError(f"{name}: no .tflite file at {tflite}")
+        ident, data = c_identifier(name), Path(tflite).read_bytes()
+        if ident in seen and (seen[ident][0] != name or seen[ident][1] != data):
+            raise GeneratorError(f"model names {seen[ident][0]!r} and {name!r} give the same C symbol {ident}_model_data "
+                                 "for different files: name each model differently")
+        seen[ident] = (name, data)
+
+
+def core_folder(name: str, core: int) -> str:
+    """The GUI's per-core output folder: `<model>_core<id>`."""
+    return f"{name}_core{core}"
+
+
+def is_multicore_entry(path: Path) -> bool:
+    """What a multi-core output folder holds: per-core folders of generator output, resources.*."""
+    if path.is_dir():
+        return bool(re.fullmatch(r".+_core\d+", path.name)) and all(is_output_file(e) for e in path.iterdir())
+    return path.is_file() and bool(re.fullmatch(r"resources\.(json|md)", path.name))
+
+
+def generate_multicore(models: list[tuple[str, Path]], out_dir: str | os.PathLike, analyzer: str | os.PathLike | None,
+                       options: GeneratorOptions = GeneratorOptions()) -> list[Path]:
+    """Up to four accelerator cores in one folder written whole, laid out as the GUI's MULTICORE mode:
+    core i (0..3) runs models[i] = (name, .tflite), in `<name>_core<i>/`: `tinyml_core<i>_define.v`
+    (`options` with core=i) and `<name>_model_data.cc/.h`; beside them resources.json/.md, every core's
+    table and their total (`resources.sum_cores`). Returns the define files, then each core's .cc and
+    .h, then resources.json and resources.md."""
+    from common.atomic import check_replaceable_dir
+    from common.deploy.kit import c_array_files, write_folder
+    from common.deploy.resources import estimate, sum_cores
+
+    check_multicore_models(models)
+    options.validate()
+    check_replaceable_dir(out_dir, owned=is_multicore_entry)
+    analyzer = _analyzer_path(analyzer)
+    defines, arrays, tables = {}, {}, []
+    analyses: dict[Path, dict[str, int]] = {}  # one analyzer run per file: options are the same for all cores
+    for core, (name, tflite) in enumerate(models):
+        key = Path(tflite).resolve()
+        if key not in analyses:
+            analyses[key] = run_analyzer(analyzer, tflite, options)
+        entries = configure(analyses[key], replace(options, core=core))
+        folder = core_folder(name, core)
+        defines[f"{folder}/{define_filename(core)}"] = format_defines(entries, core)
+        arrays.update({f"{folder}/{f}": text for f, text in c_array_files(tflite, name, symbol_prefix="").items()})
+        tables.append(estimate(dict(entries)))
+    files = {**defines, **arrays, **resource_files(sum_cores(tables), f"{len(models)} cores (" + ", ".join(
+        f"core {core}: {name}" for core, (name, _) in enumerate(models)) + ")")}
+    paths = dict(zip(files, write_folder(out_dir, files, owned=is_multicore_entry, keep_unchanged_times=True)))
+    order = [*defines, *(f"{core_folder(name, core)}/{name}_model_data.{ext}" for core, (name, _) in enumerate(models)
+                         for ext in ("cc", "h")), RESOURCES_JSON, RESOURCES_MD]
+    return [paths[f] for f in order]
+
+
+def parse_multicore(items: list[str]) -> list[tuple[str, Path]]:
+    """["NAME=TFLITE", ...] -> [(NAME, Path)]; a bare TFLITE is named after its stem."""
+    models = []
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep:
+            name, path = Path(item).stem, item
+        if not name or not path:
+            raise GeneratorError(f"--multicore {item!r} is not NAME=TFLITE (e.g. yolo=build/yolo/model.tflite)")
+        models.append((name, Path(path)))
+    return models
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = ArgumentParser(description=__doc__)
-    parser.add_argument("--tflite", required=True)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--tflite", help="one model: one core (--core) in --out")
+    source.add_argument("--multicore", nargs="+", metavar="NAME=TFLITE",
+                        help="1 to 4 models, core i runs the i-th (TFLITE alone: named after its stem); "
+                             "not with --name or --core")
     parser.add_argument("--out", required=True, type=output_dir,
                         help="output folder (new, or one holding only generator output: it is replaced whole)")
-    parser.add_argument("--name", help="C array / file name prefix (default: the .tflite's stem)")
+    parser.add_argument("--name", help="C array / file name prefix (default: the .tflite's stem); --tflite only")
     parser.add_argument("--analyzer", help=f"the analyzer binary (default: ${ANALYZER_ENV})")
     parser.add_argument("--axi-dw", default="128")
     parser.add_argument("--in-parallel", default="8")
     parser.add_argument("--out-parallel", default="4")
-    parser.add_argument("--core", default="0", help="CPU/core id: TML_C<id>_ and tinyml_core<id>_define.v")
+    parser.add_argument("--core", help="CPU/core id: TML_C<id>_ and tinyml_core<id>_define.v (default 0); "
+                                       "--tflite only")
     parser.add_argument("--modes", default="", help='mode overrides, e.g. "ADD=DISABLE MUL=LITE"')
     args = parser.parse_args(argv)
     try:
+        if args.multicore and (args.name is not None or args.core is not None):
+            raise GeneratorError("--multicore names each model (NAME=TFLITE) and numbers the cores 0, 1, ...: "
+                                 "--name and --core are for --tflite")
         numbers = {}
         for opt in ("axi_dw", "in_parallel", "out_parallel", "core"):
-            value = getattr(args, opt)
+            value = getattr(args, opt) if getattr(args, opt) is not None else "0"
             if not re.fullmatch(r"-?\d+", value.strip()):
                 raise GeneratorError(f"{opt.upper()} {value!r} is not an integer")
             numbers[opt] = int(value)
         options = GeneratorOptions(**numbers, modes=parse_modes(args.modes))
-        name = args.name or Path(args.tflite).stem
-        paths = generate(args.tflite, args.out, name, args.analyzer, options)
+        if args.multicore:
+            paths = generate_multicore(parse_multicore(args.multicore), args.out, args.analyzer, options)
+        else:
+            paths = generate(args.tflite, args.out, args.name or Path(args.tflite).stem, args.analyzer, options)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)

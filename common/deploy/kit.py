@@ -74,6 +74,7 @@ def write_folder(out_dir: str | os.PathLike, files: dict[str, str | bytes], owne
     with atomic_dir(out_dir, owned=owned) as tmp:
         for filename, content in files.items():
             data = _content(content)
+            (tmp / filename).parent.mkdir(parents=True, exist_ok=True)  # "core0/x.v": a sub-folder
             (tmp / filename).write_bytes(data)
             old = out_dir / filename
             if keep_unchanged_times and old.is_file() and old.read_bytes() == data:

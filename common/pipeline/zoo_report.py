@@ -81,6 +81,29 @@ def model_row(name: str, build: Path) -> list[str]:
     ]
 
 
+def resources_section(build: Path, models: list[str]) -> list[str]:
+    """The accelerator's FPGA resources for each generated configuration (the GUI's estimate, written
+    by the Efinix step as resources.json; the last row is the total), and the multi-core design."""
+    from common.deploy.resources import COLUMNS
+
+    found = [(name, build / name / "efinix" / "resources.json") for name in models]
+    found.append(("multi-core design", build / "efinix_multicore" / "resources.json"))
+    rows = []
+    for name, path in found:
+        try:
+            total = json.loads(path.read_text())[-1]
+        except (OSError, ValueError, IndexError):
+            continue
+        rows.append(f"| [{name}]({os.path.relpath(path.with_suffix('.md'), build)}) | "
+                    + " | ".join(f"{total[c]:,}" for c in COLUMNS) + " |")
+    if not rows:
+        return []
+    return ["", "### Efinix accelerator resources (estimate)", "",
+            "The Efinix TinyML Generator's estimate for the configuration written (its formulas, before "
+            "synthesis: not measured on an FPGA); per-module rows in each resources.md.", "",
+            "| design | LUTs | FFs | ADDs | RAM blocks | DSP blocks |", "|---|---|---|---|---|---|", *rows]
+
+
 def generator_section(build: Path, models: list[str]) -> list[str]:
     """The Efinix TinyML Generator configuration of each model (`make <model>.efinix`), if built."""
     from common.deploy.efinix_generator import ANALYZER_MODE_KEYS, read_defines
@@ -150,6 +173,7 @@ def build_report(build: str | os.PathLike, out: str | os.PathLike, models: list[
         if md.is_file():
             lines.append(f"- [{name}]({os.path.relpath(md, out.parent)})")
     lines += generator_section(build, models)
+    lines += resources_section(build, models)
     with atomic_path(out) as tmp:
         tmp.write_text("\n".join(lines) + "\n")
     return out
