@@ -4,27 +4,14 @@ exactly once, in order."""
 from __future__ import annotations
 
 import json
-import textwrap
 
-from tests.helpers import REPO
-from tests.test_resume import _epochs_logged, _run
+from tests.test_resume import _epochs_logged, _run, fit_script
 
 
 def _fit_script(workdir, epochs: int, kill_after_state_of_epoch: int | None = None) -> str:
-    """A tiny model trained through common.training.fit.fit; optionally dies (os._exit, like SIGKILL)
-    right after the resume state saying `kill_after_state_of_epoch` epochs are done is saved."""
-    return textwrap.dedent(f"""
-        import os, sys
-        sys.path.insert(0, {str(REPO)!r})
-        from common import env
-        import numpy as np, keras, tensorflow as tf
-        from common.training import resume
-        from common.training.fit import fit
-        env.set_seed(0)
-        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
-        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-        x = np.random.default_rng(0).normal(size=(16, 4)).astype("float32")
-        ds = tf.data.Dataset.from_tensor_slices((x, (x[:, 0] > 0).astype("int64"))).batch(8)
+    """`fit_script` that dies (os._exit, like SIGKILL) right after the resume state saying
+    `kill_after_state_of_epoch` epochs are done is saved."""
+    return fit_script(workdir, epochs, f"""
         kill_epoch = {kill_after_state_of_epoch!r}
         real_save_state = resume.save_state
         def save_state(model, workdir, epoch, config):
@@ -33,9 +20,6 @@ def _fit_script(workdir, epochs: int, kill_after_state_of_epoch: int | None = No
                 os._exit(137)
             return path
         resume.save_state = save_state
-        fit(model, ds, ds, epochs={epochs}, steps_per_epoch=None, workdir={str(workdir)!r},
-            config={{"init": "scratch", "lr": 0.1}})
-        print("done")
     """)
 
 

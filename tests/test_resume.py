@@ -17,20 +17,33 @@ TRAINED = ("resnet_cifar", "dscnn_kws", "autoencoder", "mobilenet_vww", "yolo")
 PRETRAINED_INIT = {"yolo": "efinix"}
 
 
-def _tiny_fit_script(workdir, epochs: int, kill_in_save_of_epoch: int | None = None) -> str:
-    """A tiny model trained through common.training.fit.fit; optionally dies (os._exit, like SIGKILL)
-    after writing 12 KB of the backup of one epoch."""
-    return textwrap.dedent(f"""
+def fit_script(workdir, epochs: int, kill_hook: str = "") -> str:
+    """A tiny model trained through common.training.fit.fit, with `kill_hook` (Python code run before
+    training: it patches the save it dies in, os._exit like SIGKILL) in between."""
+    prologue = textwrap.dedent(f"""
         import os, sys
         sys.path.insert(0, {str(REPO)!r})
         from common import env
         import numpy as np, keras, tensorflow as tf
+        from common.training import resume
         from common.training.fit import fit
         env.set_seed(0)
         model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
         x = np.random.default_rng(0).normal(size=(16, 4)).astype("float32")
         ds = tf.data.Dataset.from_tensor_slices((x, (x[:, 0] > 0).astype("int64"))).batch(8)
+    """)
+    call = textwrap.dedent(f"""
+        fit(model, ds, ds, epochs={epochs}, steps_per_epoch=None, workdir={str(workdir)!r},
+            config={{"init": "scratch", "lr": 0.1}})
+        print("done")
+    """)
+    return prologue + textwrap.dedent(kill_hook) + call
+
+
+def _tiny_fit_script(workdir, epochs: int, kill_in_save_of_epoch: int | None = None) -> str:
+    """`fit_script` that dies (os._exit, like SIGKILL) after writing 12 KB of the backup of one epoch."""
+    return fit_script(workdir, epochs, f"""
         kill_epoch = {kill_in_save_of_epoch!r}
         real_save = keras.Model.save_weights
         def save_weights(self, path, *args, **kwargs):
@@ -41,9 +54,6 @@ def _tiny_fit_script(workdir, epochs: int, kill_in_save_of_epoch: int | None = N
                 os._exit(137)
             return real_save(self, path, *args, **kwargs)
         keras.Model.save_weights = save_weights
-        fit(model, ds, ds, epochs={epochs}, steps_per_epoch=None, workdir={str(workdir)!r},
-            config={{"init": "scratch", "lr": 0.1}})
-        print("done")
     """)
 
 

@@ -42,15 +42,14 @@ def parser() -> ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from common.convert.pipeline import ConvertOptions, check_outputs, convert
+    from common.convert.pipeline import ConvertOptions, convert
 
     args = parser().parse_args(argv)
     opts = ConvertOptions(model=args.model, data=args.data, name=args.name, build=args.build, weights=args.weights,
                           normalization=Normalization(parse_values(args.mean), parse_values(args.std)),
                           calibration_fraction=args.calibration_fraction, calibration_n=args.calibration_n,
                           seed=args.seed)
-    check_outputs(opts)
-    report = convert(opts)
+    report = convert(opts)  # checks every output first
     print(f"{opts.name}: {opts.out / 'model.tflite'} ({report['size_bytes']:,} bytes), {report['metric']} "
           f"{report['metric_int8']:.4g} on {report['n_eval']} held-out files; kit in {opts.out / 'kit'}")
 

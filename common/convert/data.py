@@ -6,7 +6,6 @@ the folder and its sha256 (`common.data.items`), and a seeded split keeps the ca
 of scoring."""
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ import numpy as np
 from common.data.calibration import calibration_subset
 from common.data.images import IMAGE_EXTENSIONS
 from common.data.items import Items, relative_id
+from common.data.weights import sha256_of
 from common.errors import ConversionError, DataLayoutError, ImageError
 
 ARRAY_EXTENSIONS = (".npy",)
@@ -79,10 +79,6 @@ def list_files(folder: str | os.PathLike) -> tuple[list[Path], list[str]]:
     return files, subfolders
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def read_sample(path: Path, input_shape: Sequence[int]) -> np.ndarray:
     """One model input (float32, `input_shape`) from an image (resized, gray or RGB by the channel count;
     0..255) or an `.npy` array (reshaped when its size fits)."""
@@ -122,7 +118,7 @@ def read_folder(folder: str | os.PathLike, input_shape: Sequence[int], normaliza
             skipped.append({"file": item, "why": str(exc)})
             continue
         ids.append(item)
-        hashes.append(_sha256(path))
+        hashes.append(sha256_of(path))
         if classes:
             ys.append(classes.index(item.split("/", 1)[0]))
     if not xs:

@@ -76,14 +76,15 @@ def _outputs(values: Any) -> list[np.ndarray]:
     return [np.asarray(v, np.float32) for v in (values if isinstance(values, (list, tuple)) else [values])]
 
 
-def float_check(opts: ConvertOptions, fmt: str, model, x: np.ndarray) -> dict | None:
-    """The Keras model against the runtime the file came from (ONNX: onnxruntime) on real inputs."""
+def float_check(opts: ConvertOptions, fmt: str, x: np.ndarray, float_out: list[np.ndarray]) -> dict | None:
+    """The Keras model's outputs `float_out` on inputs `x` against the runtime the file came from
+    (ONNX: onnxruntime), on the first real inputs."""
     if fmt != "onnx":
         return None
     from common.convert.onnx_import import onnx_runtime_outputs
 
     x = x[:FLOAT_CHECK_ITEMS]
-    ours, theirs = _outputs(model.predict(x, verbose=0)), _outputs(onnx_runtime_outputs(opts.model, x))
+    ours, theirs = [f[:FLOAT_CHECK_ITEMS] for f in float_out], _outputs(onnx_runtime_outputs(opts.model, x))
     diff = max(float(np.max(np.abs(a - b))) for a, b in zip(ours, theirs))
     scale = max(float(np.ptp(b)) for b in theirs) or 1.0
     if diff > FLOAT_CHECK_TOLERANCE * scale:
@@ -204,7 +205,8 @@ def convert(opts: ConvertOptions) -> dict[str, Any]:
     input_shape = _single_input_shape(model)
     items, classes = read_folder(opts.data, input_shape, opts.normalization)
     calibration, held_out = split_items(items, opts.calibration_fraction, opts.seed)
-    checked = float_check(opts, fmt, model, held_out.x)
+    float_out = _outputs(model.predict(held_out.x, batch_size=64, verbose=0))  # before quantizing: once
+    checked = float_check(opts, fmt, held_out.x, float_out)
     flatbuffer, passes = quantize(model, calibration.x, opts.calibration_n, opts.seed)
 
     out = opts.out
@@ -217,7 +219,6 @@ def convert(opts: ConvertOptions) -> dict[str, Any]:
         "ptq_seconds": round(time.perf_counter() - start, 2)})
     float_model = _save_float(model, out / "model.keras", save_model)
 
-    float_out = _outputs(model.predict(held_out.x, batch_size=64, verbose=0))
     int8_out = in_float_order(float_out, _outputs(device_runner(tflite).predict(held_out.x)))
     comparison = compare(float_out, int8_out, held_out.y, classes)
     metric, scores, headline = report_scores(comparison)

@@ -30,12 +30,11 @@ import math
 import os
 import re
 import subprocess
-import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from common.cli import ArgumentParser, output_dir
-from common.errors import GeneratorError, UserError
+from common.errors import GeneratorError
 
 ANALYZER_ENV = "EFINIX_TFLITE_BIN"
 AXI_DW_CHOICES = (32, 64, 128, 256, 512)
@@ -320,25 +319,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--core", help="CPU/core id: TML_C<id>_ and tinyml_core<id>_define.v (default 0); "
                                        "--tflite only")
     parser.add_argument("--modes", default="", help='mode overrides, e.g. "ADD=DISABLE MUL=LITE"')
-    args = parser.parse_args(argv)
-    try:
-        if args.multicore and (args.name is not None or args.core is not None):
-            raise GeneratorError("--multicore names each model (NAME=TFLITE) and numbers the cores 0, 1, ...: "
-                                 "--name and --core are for --tflite")
-        numbers = {}
-        for opt in ("axi_dw", "in_parallel", "out_parallel", "core"):
-            value = getattr(args, opt) if getattr(args, opt) is not None else "0"
-            if not re.fullmatch(r"-?\d+", value.strip()):
-                raise GeneratorError(f"{opt.upper()} {value!r} is not an integer")
-            numbers[opt] = int(value)
-        options = GeneratorOptions(**numbers, modes=parse_modes(args.modes))
-        if args.multicore:
-            paths = generate_multicore(parse_multicore(args.multicore), args.out, args.analyzer, options)
-        else:
-            paths = generate(args.tflite, args.out, args.name or Path(args.tflite).stem, args.analyzer, options)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+    args = parser.parse_args(argv)  # user errors below: one `error:` line from common.cli.run
+    if args.multicore and (args.name is not None or args.core is not None):
+        raise GeneratorError("--multicore names each model (NAME=TFLITE) and numbers the cores 0, 1, ...: "
+                             "--name and --core are for --tflite")
+    numbers = {}
+    for opt in ("axi_dw", "in_parallel", "out_parallel", "core"):
+        value = getattr(args, opt) if getattr(args, opt) is not None else "0"
+        if not re.fullmatch(r"-?\d+", value.strip()):
+            raise GeneratorError(f"{opt.upper()} {value!r} is not an integer")
+        numbers[opt] = int(value)
+    options = GeneratorOptions(**numbers, modes=parse_modes(args.modes))
+    if args.multicore:
+        paths = generate_multicore(parse_multicore(args.multicore), args.out, args.analyzer, options)
+    else:
+        paths = generate(args.tflite, args.out, args.name or Path(args.tflite).stem, args.analyzer, options)
     print(f"wrote {', '.join(map(str, paths))}")
 
 
