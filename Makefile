@@ -82,12 +82,16 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 # PYTEST_ARGS goes to pytest through PYTEST_ADDOPTS (pytest splits it like a shell, without running one).
+# Tests run in TEST_WORKERS processes (pytest-xdist; one per core by default, 0 = in this process),
+# one test file per process so a file's module fixtures (one model build) run once.
 export PYTEST_ARGS
-test: $(STAMP) ## run all tests, including the slow end-to-end quality checks
-	PYTEST_ADDOPTS="$${PYTEST_ADDOPTS:-} $$PYTEST_ARGS" $(PY) -m pytest
+TEST_WORKERS ?= auto
+PYTEST_PARALLEL = $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS) --dist loadfile)
+test: $(STAMP) ## run all tests, including the slow end-to-end quality checks (TEST_WORKERS=0: one process)
+	PYTEST_ADDOPTS="$${PYTEST_ADDOPTS:-} $$PYTEST_ARGS" $(PY) -m pytest $(PYTEST_PARALLEL)
 
 test-fast: $(STAMP) ## run the tests without the slow end-to-end checks
-	PYTEST_ADDOPTS="$${PYTEST_ADDOPTS:-} $$PYTEST_ARGS" $(PY) -m pytest -m "not slow"
+	PYTEST_ADDOPTS="$${PYTEST_ADDOPTS:-} $$PYTEST_ARGS" $(PY) -m pytest $(PYTEST_PARALLEL) -m "not slow"
 
 all: $(MODELS:%=%.tflite) $(MODELS:%=%.cc) $(if $(strip $(EFINIX_TFLITE_BIN)),$(MODELS:%=%.efinix)) ## build every model, its deployment kit (and Efinix generator output)
 	$(if $(strip $(EFINIX_TFLITE_BIN)),,@echo "note: EFINIX_TFLITE_BIN is not set; skipping the Efinix generator step (make <model>.efinix)")
