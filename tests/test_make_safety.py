@@ -74,7 +74,11 @@ def test_pytest_args_reach_pytest_as_its_own_options_not_the_shell(tmp_path):
     assert run.returncode == 0, run.stderr
     assert not _pwned(REPO, tmp_path)
     (record,) = _records(tmp_path)
-    assert record["argv"] == ["-m", "pytest"] and record["addopts"].strip() == args
+    # one pytest-xdist worker per core, one test file per worker; TEST_WORKERS=0 runs in one process
+    assert record["argv"] == ["-m", "pytest", "-n", "auto", "--dist", "loadfile"] and record["addopts"].strip() == args
+    run = _make(tmp_path, "test", "TEST_WORKERS=0")
+    assert run.returncode == 0, run.stderr
+    assert _records(tmp_path)[-1]["argv"] == ["-m", "pytest", "-p", "no:xdist"]
 
 
 @pytest.mark.parametrize("assignment, name", [
