@@ -20,8 +20,9 @@ from tests.helpers import require_shared  # noqa: E402
 MODELS = sorted(p.parent.name for p in (REPO / "models").glob("*/data.py"))
 
 
-def test_all_six_models_are_checked():
-    assert MODELS == sorted(["resnet_cifar", "dscnn_kws", "autoencoder", "mobilenet_vww", "yolo", "facemesh"])
+def test_all_seven_models_are_checked():
+    assert MODELS == sorted(["resnet_cifar", "dscnn_kws", "autoencoder", "mobilenet_vww", "yolo", "facemesh",
+                             "face_detection"])
 
 
 @pytest.mark.parametrize("model", MODELS)

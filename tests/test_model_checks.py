@@ -3,12 +3,13 @@ int8 one is expected (it would fill metric_int8), a model whose input does not f
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 import pytest
 
 from common.evaluation.models import ModelFileError, require_input_shape, require_int8_tflite
 
-MODELS = ("resnet_cifar", "dscnn_kws", "autoencoder", "mobilenet_vww", "yolo", "facemesh")
+MODELS = tuple(sorted(p.parent.name for p in (Path(__file__).resolve().parents[1] / "models").glob("*/recipe.py")))
 
 
 @pytest.fixture(scope="module")

@@ -5,10 +5,11 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-MODELS = ("resnet_cifar", "dscnn_kws", "autoencoder", "mobilenet_vww", "yolo", "facemesh")
+MODELS = tuple(sorted(p.parent.name for p in (Path(__file__).resolve().parents[1] / "models").glob("*/recipe.py")))
 
 
 def _quantize(repo, model, *args):

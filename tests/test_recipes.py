@@ -11,7 +11,7 @@ import pytest
 
 from tests.helpers import REPO, require_shared
 
-MODELS = ("autoencoder", "dscnn_kws", "facemesh", "mobilenet_vww", "resnet_cifar", "yolo")
+MODELS = ("autoencoder", "dscnn_kws", "face_detection", "facemesh", "mobilenet_vww", "resnet_cifar", "yolo")
 
 
 def _refs(recipe) -> list[str]:
@@ -49,6 +49,10 @@ def _input_shape(name: str) -> tuple:
         from models.facemesh.model import build_model
 
         return tuple(build_model(require_shared("pretrained", "mediapipe", "face_landmark.tflite")).input_shape[1:])
+    if name == "face_detection":
+        from models.face_detection.model import build_model
+
+        return tuple(build_model(require_shared("pretrained", "mediapipe", "face_detection_short_range.tflite")).input_shape[1:])
     import importlib
 
     return tuple(importlib.import_module(f"models.{name}.model").build_model().input_shape[1:])

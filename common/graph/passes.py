@@ -200,23 +200,31 @@ def _check_union(before: bytes, after: bytes, ctx: PassContext, info: dict) -> d
 
 
 @contextlib.contextmanager
-def _union_during_calibration(ctx: PassContext, record: dict) -> Iterator[None]:
-    """Within the block, the TFLite converter quantizes from `union_ranges(calibration)`; the check's
-    result lands in `record`."""
+def during_calibration(edit: Callable[[bytes], tuple[bytes, dict]], record: dict) -> Iterator[None]:
+    """Within the block, the TFLite converter quantizes from `edit(calibrated)[0]`: the calibrated float
+    flatbuffer (every activation's min/max) as `edit` changes it; what `edit` returns besides (its
+    check's result) lands in `record`. The frame of every "calibration" pass."""
     calibrator = importlib.import_module("tensorflow.lite.python.optimize.calibrator").Calibrator
     original = calibrator.calibrate
 
     def calibrate(self, dataset_gen):
-        calibrated = original(self, dataset_gen)
-        widened = union_ranges(calibrated)
-        record.update(_check_union(calibrated, widened, ctx, {}))
-        return widened
+        edited, result = edit(original(self, dataset_gen))
+        record.update(result)
+        return edited
 
     calibrator.calibrate = calibrate
     try:
         yield
     finally:
         calibrator.calibrate = original
+
+
+def _union_during_calibration(ctx: PassContext, record: dict):
+    def edit(calibrated: bytes) -> tuple[bytes, dict]:
+        widened = union_ranges(calibrated)
+        return widened, _check_union(calibrated, widened, ctx, {})
+
+    return during_calibration(edit, record)
 
 
 UNION_SAME_SCALE_RANGES = Pass(

@@ -1,7 +1,7 @@
 """Face crops for the landmark model from a folder of photos.
 
-Each image is searched with MediaPipe's short-range face detector (`models.facemesh.detector`; the
-best-scoring face is kept), cropped to a square of 1.5x the face box around its centre (MediaPipe's
+Each image is searched with MediaPipe's short-range face detector (`common.data.face_detector`;
+the best-scoring anchor's face is kept), cropped to a square of 1.5x the face box around its centre (MediaPipe's
 landmark ROI, without the eye-line rotation), and resized to 192x192 RGB in [0, 1]. Images without a
 face are reported and skipped.
 
@@ -28,7 +28,7 @@ from common.data.images import IMAGE_EXTENSIONS, ImageError, read_image, resize
 from common.data.items import DataSource, Items, relative_id, tfds_id, tfds_ids
 from common.data.weights import sha256_of
 from common.pipeline.data import step as data_step
-from models.facemesh.detector import FaceDetector
+from common.data.face_detector import FaceDetector
 from models.facemesh.recipe import RECIPE
 
 if TYPE_CHECKING:
@@ -147,7 +147,9 @@ def _crop_faces(items: Iterable[tuple[str, Callable[[], np.ndarray]]], detector:
 @lru_cache(maxsize=4)
 def _load(data_dir: str | None, split: str, only: frozenset | None, detector_path: str | None,
           tfds_dir: str | None) -> FaceCrops:
-    detector = FaceDetector(detector_path)
+    from common.pipeline.references import fetch_file
+
+    detector = FaceDetector(fetch_file(RECIPE, "mediapipe_face_detection", detector_path))
     if data_dir is not None:
         return _crop_faces(_folder_items(data_dir, only), detector, data_dir)
     return _crop_faces(_tfds_items(split, tfds_dir, only), detector, f"TFDS {TFDS_NAME} {split}")

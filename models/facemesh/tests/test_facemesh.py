@@ -22,7 +22,7 @@ from tests.helpers import SHARED, require_shared, make_and_check
 ])
 def test_accelerator_prelu_is_exact(alpha, form):
     from common.graph.layers import prelu_form
-    from models.facemesh.model import AcceleratorPReLU
+    from common.graph.layers import AcceleratorPReLU
 
     alpha = np.array([[alpha]], np.float32)
     assert prelu_form(alpha) == form
@@ -59,9 +59,9 @@ def test_keras_graph_matches_mediapipe_tflite(keras_facemesh):
 # ---- face crops ----------------------------------------------------------------------------
 
 def test_ssd_anchors_layout():
-    from models.facemesh.detector import ssd_anchors
+    from common.data.face_detector import ssd_anchors
 
-    anchors = ssd_anchors()
+    anchors = ssd_anchors(128)
     assert anchors.shape == (896, 2)
     np.testing.assert_allclose(anchors[0], [0.5 / 16, 0.5 / 16])  # 16x16 grid, 2 anchors per cell
     np.testing.assert_allclose(anchors[512], [0.5 / 8, 0.5 / 8])  # then 8x8 grid, 6 per cell
@@ -74,7 +74,7 @@ def test_face_crop_with_and_without_a_face(tmp_path):
     from PIL import Image
 
     from models.facemesh.data import crop_square, load_face_crops, square_crop_box
-    from models.facemesh.detector import FaceDetector
+    from common.data.face_detector import FaceDetector
 
     folder = tmp_path / "photos"
     folder.mkdir()
@@ -83,7 +83,7 @@ def test_face_crop_with_and_without_a_face(tmp_path):
     Image.fromarray(gradient).save(folder / "wall.png")
     (folder / "broken.jpg").write_bytes(b"not a jpeg")
 
-    detector = FaceDetector()
+    detector = FaceDetector(require_shared("pretrained", "mediapipe", "face_detection_short_range.tflite"))
     from common.data.images import read_image
 
     image = read_image(folder / "face.jpg")
