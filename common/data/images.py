@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common.errors import ImageError, LabelError  # noqa: F401  (raised here; defined in the leaf module)
+from common.errors import ImageError, LabelError, UserError  # noqa: F401  (raised here; defined in the leaf module)
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".ppm", ".gif", ".webp")
 
@@ -52,6 +52,18 @@ def resize(image: np.ndarray, size: tuple[int, int], antialias: bool = True) -> 
 def list_images(folder: str | os.PathLike) -> list[Path]:
     folder = Path(folder)
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+
+
+def images_below(folder: str | os.PathLike, what: str = "images") -> list[Path]:
+    """Every image in `folder` and its sub-folders, sorted by path; a missing or image-less folder is a
+    one-line error naming `what` it should hold."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError(f"{folder}: no such folder of {what} (give --data-dir)")
+    found = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    if not found:
+        raise UserError(f"{folder}: no images ({', '.join(IMAGE_EXTENSIONS)}) in it or below it")
+    return found
 
 
 @dataclass(frozen=True)

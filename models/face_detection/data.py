@@ -19,7 +19,7 @@ import numpy as np
 
 from common import env  # noqa: F401
 from common.data.face_detector import letterbox
-from common.data.images import IMAGE_EXTENSIONS, ImageError, read_image, resize
+from common.data.images import ImageError, images_below, read_image, resize
 from common.data.items import DataSource, Items, relative_id
 from common.data.weights import sha256_of
 from common.errors import UserError
@@ -34,13 +34,7 @@ INPUT_SIZE = RECIPE.input_shape[0]
 
 def list_photos(data_dir: str | Path) -> list[Path]:
     """Every image below `data_dir` (recursively), sorted by path."""
-    data_dir = Path(data_dir)
-    if not data_dir.is_dir():
-        raise UserError(f"{data_dir}: no such folder of photos (give --data-dir)")
-    photos = sorted(p for p in data_dir.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
-    if not photos:
-        raise UserError(f"{data_dir}: no images ({', '.join(IMAGE_EXTENSIONS)}) in it or below it")
-    return photos
+    return images_below(data_dir, "photos")
 
 
 def centre_square(image: np.ndarray, size: int = INPUT_SIZE) -> np.ndarray:

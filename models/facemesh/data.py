@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 import numpy as np
 
 from common import env  # noqa: F401
-from common.data.images import IMAGE_EXTENSIONS, ImageError, read_image, resize
+from common.data.images import ImageError, images_below, read_image, resize
 from common.data.items import DataSource, Items, relative_id, tfds_id, tfds_ids
 from common.data.weights import sha256_of
 from common.pipeline.data import step as data_step
@@ -72,13 +72,7 @@ def whole_image(image: np.ndarray, size: int = CROP_SIZE) -> np.ndarray:
 
 def list_face_images(data_dir: str | os.PathLike) -> list[Path]:
     """Every image below `data_dir` (recursively), sorted by path."""
-    data_dir = Path(data_dir)
-    if not data_dir.is_dir():
-        raise FileNotFoundError(f"{data_dir}: no such folder of face photos (give --data-dir)")
-    images = sorted(p for p in data_dir.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
-    if not images:
-        raise FileNotFoundError(f"{data_dir}: no images ({', '.join(IMAGE_EXTENSIONS)})")
-    return images
+    return images_below(data_dir, "face photos")
 
 
 @dataclass

@@ -16,11 +16,11 @@ from common.data.calibration import sample_features
 from common.evaluation.metrics.landmarks import nme_per_sample, plot_landmarks
 from models.facemesh.data import augment_crops
 from models.facemesh.model import LEFT_EYE, NUM_LANDMARKS, RIGHT_EYE
+from models.facemesh.train import MAX_IMPORT_DIFF_PX
 
 # pooling and the widening shortcut's channel join (PAD in MediaPipe's graph, CONCATENATION in ours) may run
 # on the CPU (issue 7)
 ACCEPTED_CPU_OPS = frozenset({"MAX_POOL_2D", "PAD", "CONCATENATION"})
-MAX_IMPORT_DIFF_PX = 0.05
 MAX_NME_INT8 = 0.02
 NAMES = {"int8": "ours_int8", "efinix_face_landmark": "efinix_int8"}  # the whole-photo comparison's keys
 

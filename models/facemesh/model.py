@@ -22,4 +22,4 @@ def build_model(tflite_path: str | os.PathLike | None = None):
     from common.pipeline.references import fetch_file
     from models.facemesh.recipe import RECIPE
 
-    return build_from_tflite(tflite_path or fetch_file(RECIPE, "mediapipe_face_landmark"), "facemesh")
+    return build_from_tflite(tflite_path or fetch_file(RECIPE, "mediapipe_face_landmark"), RECIPE.name)
