@@ -60,7 +60,7 @@ endif
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test test-fast all report clean convert efinix-multicore $(MODELS:%=%.tflite) $(MODELS:%=%.cc) $(MODELS:%=%.efinix) $(MODELS:%=clean-%)
+.PHONY: help venv test test-fast all report clean convert custom efinix-multicore $(MODELS:%=%.tflite) $(MODELS:%=%.cc) $(MODELS:%=%.efinix) $(MODELS:%=clean-%)
 
 help: ## list the targets
 	@echo "TinyML Model Zoo -- full-int8 TFLite models for the Efinix TinyML Generator"
@@ -112,6 +112,12 @@ convert: | $(STAMP) ## your model: MODEL=file DATA=folder NAME=name [CONVERT_ARG
 	$(if $(and $(MODEL),$(DATA),$(NAME)),,$(error make convert needs MODEL=<model file> DATA=<data folder> NAME=<name>))
 	$(PY) -m common.convert --model $(call arg,MODEL) --data $(call arg,DATA) --name $(call arg,NAME) \
 		--build '$(BUILD)' $(call args,CONVERT_ARGS)
+
+# Your own data trained to a model of the zoo's kinds (python -m common.custom --help).
+custom: | $(STAMP) ## your data: KIND=model NAME=name DATA=folder [ARGS="--init pretrained --epochs 30"] -> build/NAME/
+	$(if $(and $(KIND),$(NAME),$(DATA)),,$(error make custom needs KIND=<model> NAME=<name> DATA=<data folder>))
+	$(PY) -m common.custom --kind $(call arg,KIND) --name $(call arg,NAME) --data $(call arg,DATA) \
+		--build '$(BUILD)' -- $(call args,ARGS)
 
 clean: ## remove build/ (keeps .venv)
 	rm -rf '$(BUILD)'

@@ -92,10 +92,16 @@ def test_every_help_prints(model, step, monkeypatch):
 
 
 def test_a_model_without_folder_source_refuses_data_dir_naming_tfds_dir(capsys):
-    from models.resnet_cifar import evaluate
+    """(Every zoo model reads folders now; a recipe without a folder layout still refuses --data-dir.)"""
+    from dataclasses import replace
 
+    from common.pipeline import evaluate
+    from common.pipeline.recipe import load_recipe
+
+    recipe = load_recipe("resnet_cifar")
+    tfds_only = replace(recipe, data=replace(recipe.data, folder=None))
     with pytest.raises(SystemExit) as info:
-        cli.run(evaluate.main, ["--model", "m.tflite", "--data-dir", "/some/folder"])
+        cli.run(lambda argv: evaluate.main(tfds_only, argv), ["--model", "m.tflite", "--data-dir", "/some/folder"])
     err = capsys.readouterr().err
     assert info.value.code == 2 and err.count("\n") == 1 and err.startswith("error: argument --data-dir")
     assert "--tfds-dir" in err

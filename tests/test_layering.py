@@ -109,7 +109,7 @@ LAYERS = {
     "common.atomic": 1, "common.env": 1, "common.workers": 1, "common.depfile": 1, "common.cli": 2,
     "common.data": 3, "common.graph": 3,
     "common.evaluation": 4, "common.training": 4, "common.deploy": 4,
-    "common.pipeline": 5, "common.convert": 6,
+    "common.pipeline": 5, "common.convert": 6, "common.custom": 6,
 }
 
 

@@ -59,6 +59,7 @@ class Items:
     skipped: list[dict] = field(default_factory=list)
     columns: dict[str, Any] = field(default_factory=dict)
     split: str = ""  # the split they come from (as the reader resolved it)
+    class_names: tuple[str, ...] = ()  # a class-folder dataset's classes (label = index); () = the recipe's
 
     def __len__(self) -> int:
         return len(self.ids)

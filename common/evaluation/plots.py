@@ -58,7 +58,7 @@ def confusion(ev, out_dir: str | os.PathLike) -> dict[str, Path]:
     """The confusion matrix of ours (int8) and of each reference on the scored items."""
     from common.evaluation.metrics import confusion_matrix, plot_confusion_matrix
 
-    names = ev.recipe.data.class_names
+    names = ev.class_names
     truth = ev.truth(ev.keep)
     out = {}
     for label in ["int8", *(r.label for r in ev.competitors)]:

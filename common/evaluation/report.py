@@ -96,6 +96,7 @@ def build_report(ev, title: str, extras: dict, plots: dict) -> dict[str, Any]:
                  "scored": [i for i, k in zip(ev.items.ids, ev.keep) if k]},
         "skipped_files": ev.items.skipped,
         "max_tflite_bytes": recipe.max_tflite_bytes,
+        **({"class_names": list(ev.class_names)} if ev.class_names else {}),
         "plots": plots,
     }
     if excluded and INT8 in ev.outputs and (metric.truth != FLOAT or FLOAT in ev.outputs):

@@ -86,6 +86,11 @@ class Evaluation:
     def aggregate(self, values: Sequence) -> float:
         return aggregate_of(self.recipe, self.metric)(values)
 
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """The classes in output order: the data's own (a folder of your classes), else the recipe's."""
+        return tuple(self.items.class_names or self.recipe.data.class_names)
+
     def display_name(self, label: str) -> str:
         names = {INT8: "ours int8 (TFLM)", FLOAT: "ours float", LITERT: "ours int8 (LiteRT x86)"}
         names.update({r.label: r.title or r.label for r in self.recipe.references + tuple(self.competitors)})
@@ -158,6 +163,8 @@ def evaluate(recipe: Recipe, model: str | os.PathLike, *, source: DataSource = D
     items: Items = reader(source, split or evaluation_split(recipe, source), only=None, purpose="evaluate")
     if not len(items):
         raise UserError(f"no usable items in {items.source} (skipped: {items.skipped[:3]})")
+    if items.class_names and tuple(items.class_names) != tuple(recipe.data.class_names) and references is None:
+        competitors = []  # the recipe's published files know other classes than this folder's
     metric = recipe.resolve(recipe.metric_choice)(recipe, items) if recipe.metric_choice else recipe.metric
     ev = Evaluation(recipe, source, items, held_out_mask(items, read_calibration_record(model)), metric, paths,
                     competitors)

@@ -19,8 +19,10 @@ RECIPE = Recipe(
         lister="models.resnet_cifar.data:list_items",
         describe="models.resnet_cifar.data:describe",
         tfds="cifar10",
-        folder=None,
+        folder="your own classes: one sub-folder per class (>= 2), images of any size, resized to 32x32 RGB; "
+               "split per class into train 70% / val 10% / test 20% (seeded by file)",
         eval_split="test",
+        folder_eval_split="test",
         class_names=("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
     ),
     calibration=Calibration(
@@ -32,6 +34,7 @@ RECIPE = Recipe(
         n=100,
         rule=None,
         split="train[:90%]",
+        folder_split="train",
     ),
     metric=Metric("top-1 accuracy", higher_is_better=True, per_item="common.evaluation.metrics:correct",
                   proportion=True),

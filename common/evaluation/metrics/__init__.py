@@ -29,7 +29,7 @@ def correct(truth, outputs, items=None) -> np.ndarray:
 
 def classification_extras(ev) -> dict:
     """Per-class accuracy and confusion matrix of ours (int8) and of each reference on the scored items."""
-    names = ev.recipe.data.class_names
+    names = ev.class_names
     truth = np.asarray(ev.truth(ev.keep))
     counts = np.bincount(truth.astype(np.int64), minlength=len(names))
     out: dict = {"class_names": list(names), "label_counts": {n: int(c) for n, c in zip(names, counts)}}

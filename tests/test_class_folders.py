@@ -1,0 +1,75 @@
+"""Your own classes (common/data/class_folders.py): every bad folder is one line naming what to do, before
+anything is trained; the split is per class, seeded, and never puts a file in two parts."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from common.data.class_folders import part_sizes, scan_class_folders, split_by_file
+from common.errors import DataLayoutError
+
+IMAGES = (".jpg", ".png")
+
+
+def _folder(tmp_path: Path, layout: dict[str, int], loose: int = 0) -> Path:
+    root = tmp_path / "data"
+    root.mkdir()
+    for name, n in layout.items():
+        (root / name).mkdir()
+        for k in range(n):
+            (root / name / f"{k:03d}.jpg").write_bytes(b"x")
+    for k in range(loose):
+        (root / f"loose{k}.png").write_bytes(b"x")
+    return root
+
+
+@pytest.mark.parametrize("layout, loose, message", [
+    (None, 0, "no such folder"),
+    ({}, 0, "no class folder in it"),
+    ({"cat": 3}, 0, "1 class (cat); at least 2 classes are needed"),
+    ({"cat": 3, "dog": 0, "frog": 0}, 0, "class folder(s) dog, frog hold no images"),
+    ({"cat": 3, "dog": 3}, 4, "4 of its images lie outside any class folder (loose0.png, loose1.png, loose2.png and 1 more)"),
+    ({}, 2, "2 of its images lie outside any class folder"),
+])
+def test_every_bad_folder_is_one_line_naming_the_fix(tmp_path, layout, loose, message):
+    root = tmp_path / "data" if layout is None else _folder(tmp_path, layout, loose)
+    with pytest.raises(DataLayoutError) as info:
+        scan_class_folders(root, IMAGES, what="images")
+    text = str(info.value)
+    assert message in text and "\n" not in text and str(root) in text
+
+
+def test_classes_are_sorted_hidden_and_set_aside_folders_are_not_classes(tmp_path):
+    root = _folder(tmp_path, {"zebra": 2, "ant": 3, "_background_noise_": 1, ".cache": 2})
+    (root / "ant" / "deeper").mkdir()
+    (root / "ant" / "deeper" / "x.png").write_bytes(b"x")
+    (root / "ant" / "notes.txt").write_text("not an image")
+    found = scan_class_folders(root, IMAGES, set_aside=("_background_noise_",))
+    assert found.classes == ("ant", "zebra") and found.extra_folders == ("_background_noise_",)
+    assert found.counts() == {"ant": 4, "zebra": 2}
+
+
+def test_split_is_per_class_disjoint_seeded_and_stable(tmp_path):
+    root = _folder(tmp_path, {"a": 20, "b": 7, "c": 3})
+    data = scan_class_folders(root, IMAGES)
+    train, val, test = split_by_file(data, (0.7, 0.1, 0.2), seed=0)
+    assert sorted(train + val + test) == sorted(data.files)
+    assert not (set(train) & set(val)) and not (set(train) & set(test)) and not (set(val) & set(test))
+    for label in range(3):  # every class is in every part (each has >= 3 files)
+        assert all(any(y == label for _, y in part) for part in (train, val, test))
+    assert split_by_file(data, (0.7, 0.1, 0.2), seed=0) == [train, val, test]
+    assert split_by_file(data, (0.7, 0.1, 0.2), seed=1) != [train, val, test]
+    (root / "a" / "999.jpg").write_bytes(b"x")  # a new file moves no other file
+    again = split_by_file(scan_class_folders(root, IMAGES), (0.7, 0.1, 0.2), seed=0)
+    moved = [f for f in data.files if [f in part for part in again] != [f in part for part in (train, val, test)]]
+    assert len(moved) <= 2  # only the files at the part boundaries of class "a" can shift
+
+
+def test_part_sizes():
+    assert part_sizes(10, (0.7, 0.1, 0.2)) == [7, 1, 2]
+    assert part_sizes(3, (0.8, 0.1, 0.1)) == [1, 1, 1]
+    assert part_sizes(2, (0.8, 0.1, 0.1)) == [2, 0, 0]
+    assert sum(part_sizes(7, (0.5, 0.5))) == 7
+    with pytest.raises(ValueError):
+        split_by_file(None, (0.5, 0.6))
