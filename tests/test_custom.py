@@ -69,38 +69,42 @@ def test_the_steps_are_the_kinds_own_with_the_data_folder(tmp_path, monkeypatch)
     assert steps("resnet_cifar", "mine", Path("d"), Path("b"), [])[-1][1] == "common.deploy.efinix_generator"
 
 
-def _cifar_folder(root: Path, per_class: int) -> Path:
-    """CIFAR-10 train images of three classes as PNG files, one folder per class."""
+def _cifar_folder(root: Path) -> Path:
+    """Every CIFAR-10 train image of three classes in ../shared's TFDS (about 470 each) as PNG files, one
+    folder per class."""
     from PIL import Image
 
     from common.data.tfds import tfds_builder
 
-    counts = {k: 0 for k in CLASSES}
     for i, (x, y) in enumerate(tfds_builder("cifar10", None).as_dataset(
             split="train", as_supervised=True, shuffle_files=False).as_numpy_iterator()):
-        if int(y) in CLASSES and counts[int(y)] < per_class:
+        if int(y) in CLASSES:
             (root / CLASSES[int(y)]).mkdir(parents=True, exist_ok=True)
             Image.fromarray(x).save(root / CLASSES[int(y)] / f"{i:05d}.png")
-            counts[int(y)] += 1
-        if min(counts.values()) >= per_class:
-            return root
-    raise AssertionError(counts)
+    return root
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("init, epochs, floor", [("pretrained", 8, 0.90), ("scratch", 30, 0.75)])
-def test_three_cifar_classes_as_a_folder_to_int8(tmp_path, init, epochs, floor):
+@pytest.mark.parametrize("train_args, floor", [
+    # int8 under TFLM on the 282 test files: fine-tuned 95.39% [92.27, 97.29] when measured (Adam at 1e-3
+    # instead of 3e-4 forgets more of the backbone: 87.6% on another split); from scratch 89.36% [85.22, 92.45]
+    (("--init", "pretrained", "--epochs", "10", "--learning-rate", "0.0003"), 0.90),
+    (("--init", "scratch", "--epochs", "30"), 0.75),
+], ids=["pretrained", "scratch"])
+def test_three_cifar_classes_as_a_folder_to_int8(tmp_path, train_args, floor):
     require_shared("tensorflow_datasets", "cifar10")
-    data = _cifar_folder(tmp_path / "three_classes", 300)
+    from models.resnet_cifar.data import folder_classes, folder_split
+
+    data = _cifar_folder(tmp_path / "three_classes")
     env = {**os.environ, "EFINIX_TFLITE_BIN": ""}
-    run = _custom(tmp_path, "--kind", "resnet_cifar", "--name", "three", "--data", str(data), "--",
-                  "--init", init, "--epochs", str(epochs), env=env)
+    run = _custom(tmp_path, "--kind", "resnet_cifar", "--name", "three", "--data", str(data), "--", *train_args, env=env)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     out = tmp_path / "build" / "three"
     report = json.loads((out / "report.json").read_text())
     assert report["class_names"] == ["airplane", "frog", "truck"]
     assert report["classes"]["class_names"] == report["class_names"] and not report["references"]
-    assert report["n_eval"] == 180 and report["scores"]["int8"]["n"] == 180  # the 20% test part of 900
+    test_part = len(folder_split(folder_classes(data), "test"))  # 20% of each class
+    assert report["n_eval"] == report["scores"]["int8"]["n"] == test_part > 250
     assert report["int8_runtime"].startswith("TensorFlow Lite Micro") and report["metric_int8"] >= floor, report["scores"]
     scored = set(report["data"]["scored"])
     calibrated = set(report["quantization"]["calibration"]["items"])

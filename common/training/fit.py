@@ -35,6 +35,7 @@ class TrainConfig:
     out: str = ""  # default build/<model>/model.keras
     strategy: str = "default"
     restart: bool = False  # discard the resume state in workdir
+    early_stopping: int = 0  # stop after this many epochs without a better val_loss, keep the best (0: off)
 
     def __post_init__(self):
         self.workdir = self.workdir or f"build/{self.model}/train"
@@ -42,7 +43,9 @@ class TrainConfig:
 
 
 def standard_callbacks(workdir: str | os.PathLike, monitor: str = "val_loss", config=None) -> list:
-    """Checkpoint every epoch, resume after interruption, stop on NaN, log to history.csv and TensorBoard.
+    """Checkpoint every epoch (and the best as best.keras), resume after interruption, stop on NaN, log to
+    history.csv and TensorBoard; with `config.early_stopping` > 0 stop when the monitored loss has not
+    improved for that many epochs and keep the best weights.
 
     The backup callback (`common.training.resume`) keeps the weights of the last finished epoch and the
     run's configuration `config` in `workdir/backup`, written atomically; re-running the same
@@ -62,7 +65,8 @@ def standard_callbacks(workdir: str | os.PathLike, monitor: str = "val_loss", co
         keras.callbacks.ModelCheckpoint(str(workdir / "best.keras"), monitor=monitor, save_best_only=True),
         keras.callbacks.TerminateOnNaN(),
         keras.callbacks.TensorBoard(str(workdir / "logs"), write_graph=False, profile_batch=0),
-    ]
+    ] + ([keras.callbacks.EarlyStopping(monitor=monitor, patience=config.early_stopping, restore_best_weights=True,
+                                        verbose=1)] if getattr(config, "early_stopping", 0) else [])
 
 
 def get_strategy(name: str = "default"):
@@ -143,6 +147,8 @@ COMMON_HELP = {
     "workdir": "checkpoints, resume state, TensorBoard logs",
     "out": "the trained .keras model",
     "strategy": "tf.distribute strategy (multiworker reads $TF_CONFIG)",
+    "early_stopping": "stop after this many epochs without a better validation loss and keep the best epoch's "
+                      "weights (0: train every epoch; counted again from a resumed epoch)",
 }
 
 

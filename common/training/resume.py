@@ -29,7 +29,7 @@ METADATA = "training_metadata.json"
 HISTORY = "history.csv"
 FORMAT = 2  # 1 = Keras' BackupAndRestore (latest.weights.h5, no configuration)
 # Options that may change between an interrupted run and its resumption.
-NOT_PART_OF_THE_RUN = frozenset({"epochs", "out", "workdir", "restart"})
+NOT_PART_OF_THE_RUN = frozenset({"epochs", "out", "workdir", "restart", "early_stopping"})
 
 
 def run_config(config: Any) -> dict:
