@@ -219,3 +219,14 @@ def test_zoo_report_puts_intervals_and_the_reference_in_ours_row(tmp_path):
                if line.startswith("| resnet_cifar"))
     assert "| 846 |" in row and "87.94% [85.58, 89.97]" in row and "87.71% [85.32, 89.75]" in row
     assert "Efinix int8: 87.94% [85.58, 89.97]" in row and "within noise (p=1)" in row and "92,288 (≤ 98,496)" in row
+
+
+def test_a_file_two_recipes_publish_is_pinned_the_same_in_both():
+    """MediaPipe's face detector is face_detection's model and facemesh's cropper: one file, one pin."""
+    from common.pipeline.recipe import all_recipes
+
+    seen: dict = {}
+    for recipe in all_recipes().values():
+        for entry in recipe.files:
+            assert seen.setdefault(entry.name, entry) == entry, f"{entry.name} pinned differently in two recipes"
+    assert "mediapipe_face_detection" in seen
