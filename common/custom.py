@@ -26,7 +26,7 @@ from common.pipeline.recipe import model_names
 KINDS: dict[str, str] = {"resnet_cifar": "models.resnet_cifar.data:folder_classes"}
 
 
-def check_arguments(kind: str, name: str, data: Path, build: Path) -> None:
+def check_arguments(kind: str, name: str, data: Path) -> None:
     """Every argument error before the first step: unknown or unsupported kind, a bad or zoo name, a
     data folder that is not of the kind's layout."""
     from common.refs import resolve
@@ -81,7 +81,7 @@ def parser() -> ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parser().parse_args(argv)
-    check_arguments(args.kind, args.name, args.data, args.build)
+    check_arguments(args.kind, args.name, args.data)
     run_steps(steps(args.kind, args.name, args.data, args.build, args.train_args))
     print(f"{args.name}: {args.build / args.name / 'model.tflite'} (report: {args.build / args.name / 'report.json'})")
 
