@@ -61,6 +61,27 @@ def steps(kind: str, name: str, data: Path, build: Path, train_args: Sequence[st
     return commands
 
 
+def add_card(kind: str, name: str, data: Path, build: Path) -> dict:
+    """Mark build/<name>/report.json as a model trained on your data (`custom`), with the card the zoo
+    report's row shows (`common.pipeline.zoo_report`): what it is, of which kind, on which data."""
+    import json
+
+    from common.atomic import write_json
+    from common.pipeline.recipe import load_recipe
+
+    recipe = load_recipe(kind)
+    path = build / name / "report.json"
+    report = json.loads(path.read_text())
+    classes = report.get("class_names") or []
+    report["custom"] = {"kind": kind, "data": str(data), "class_names": classes}
+    report["card"] = {"application": f"{recipe.task}: your data", "model": f"{recipe.architecture} ({kind} kind)",
+                      "input": "x".join(map(str, recipe.input_shape)),
+                      "dataset": f"{Path(data).name} ({len(classes)} classes)" if classes else Path(data).name,
+                      "quality target": "-"}
+    write_json(path, report)
+    return report
+
+
 def run_steps(commands: list[list[str]], runner: Callable = subprocess.run) -> None:
     for command in commands:
         print(f"==> python {' '.join(command)}", flush=True)
@@ -83,6 +104,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser().parse_args(argv)
     check_arguments(args.kind, args.name, args.data)
     run_steps(steps(args.kind, args.name, args.data, args.build, args.train_args))
+    add_card(args.kind, args.name, args.data, args.build)
     print(f"{args.name}: {args.build / args.name / 'model.tflite'} (report: {args.build / args.name / 'report.json'})")
 
 

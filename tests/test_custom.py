@@ -111,3 +111,9 @@ def test_three_cifar_classes_as_a_folder_to_int8(tmp_path, train_args, floor):
     assert scored and not scored & calibrated
     assert (out / "kit" / "three_model_data.cc").is_file() and (out / "confusion_int8.png").is_file()
     assert not (tmp_path / "build" / "resnet_cifar").exists()
+    assert report["custom"]["kind"] == "resnet_cifar" and report["custom"]["class_names"] == report["class_names"]
+    from common.pipeline.zoo_report import build_report
+
+    table = build_report(tmp_path / "build", tmp_path / "REPORT.md").read_text()
+    row = next(line for line in table.splitlines() if line.startswith("| three |"))
+    assert "your data" in row and "three_classes (3 classes)" in row

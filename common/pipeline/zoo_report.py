@@ -45,7 +45,8 @@ def metric_cell(report: dict) -> str:
 
 
 def _recipe_columns(name: str, report: dict) -> tuple[list[str], str]:
-    """The description columns: the recipe's, or a converted model's own card (`common.convert`)."""
+    """The description columns: the recipe's, or a converted or custom model's own card (`common.convert`,
+    `common.custom`)."""
     card = report.get("card")
     if card:
         fmt = "pct" if report.get("scores") else "f4"
@@ -126,11 +127,12 @@ def generator_section(build: Path, models: list[str]) -> list[str]:
 
 
 def converted_models(build: Path) -> list[str]:
-    """The models `common.convert` built into `build` (their report.json says so), sorted."""
+    """The models `common.convert` or `common.custom` built into `build` (their report.json says so), sorted."""
     found = []
     for path in sorted(build.glob("*/report.json")):
         try:
-            if json.loads(path.read_text()).get("converted"):
+            report = json.loads(path.read_text())
+            if report.get("converted") or report.get("custom"):
                 found.append(path.parent.name)
         except (OSError, ValueError):
             continue
