@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from common.data.boxes import box_iou
 from common.data.images import resize
 
 STRIDES = (8, 16, 16, 16)  # SsdAnchorsCalculator's layers of the short-range model
@@ -78,14 +79,6 @@ def decode(regressors: np.ndarray, logits: np.ndarray, anchors: np.ndarray,
     return scores, boxes, keypoints
 
 
-def _iou_one(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    iw = np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None)
-    ih = np.clip(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None)
-    inter = iw * ih
-    union = (box[2] - box[0]) * (box[3] - box[1]) + (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
-
-
 def weighted_nms(scores: np.ndarray, boxes: np.ndarray, keypoints: np.ndarray, min_score: float = MIN_FACE_SCORE,
                  iou: float = NMS_IOU) -> list[Detection]:
     """MediaPipe's WEIGHTED non-maximum suppression: the best remaining detection absorbs every one
@@ -94,7 +87,7 @@ def weighted_nms(scores: np.ndarray, boxes: np.ndarray, keypoints: np.ndarray, m
     order = order[np.argsort(-scores[order], kind="stable")]
     found = []
     while len(order):
-        overlap = _iou_one(boxes[order[0]], boxes[order])
+        overlap = box_iou(boxes[order[0]], boxes[order])[0]
         overlap[0] = 1.0  # itself, even where a degenerate box has no area
         group, order = order[overlap > iou], order[overlap <= iou]
         w = scores[group] / scores[group].sum()

@@ -13,20 +13,11 @@ from typing import Sequence
 
 import numpy as np
 
+from common.data.boxes import box_iou  # noqa: F401  (the IoU every detection metric uses)
+
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)
 RECALL_THRESHOLDS = np.linspace(0.0, 1.0, 101)
 MAX_DETECTIONS = 100
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(n, m) IoU of corner boxes, as pycocotools computes it for boxes (no +1 pixel)."""
-    a = np.atleast_2d(np.asarray(a, np.float64))[:, None, :4]
-    b = np.atleast_2d(np.asarray(b, np.float64))[None, :, :4]
-    iw = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
-    ih = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
-    inter = iw * ih
-    union = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1]) + (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1]) - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
 
 
 def _match(gt: np.ndarray, dets: np.ndarray, threshold: float) -> np.ndarray:
