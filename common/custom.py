@@ -23,7 +23,10 @@ from common.errors import UserError
 from common.pipeline.recipe import model_names
 
 # kind -> its check of a data folder (raises a one-line DataLayoutError before anything is trained)
-KINDS: dict[str, str] = {"resnet_cifar": "models.resnet_cifar.data:folder_classes"}
+KINDS: dict[str, str] = {
+    "resnet_cifar": "models.resnet_cifar.data:folder_classes",
+    "mobilenet_vww": "models.mobilenet_vww.data:folder_classes",
+}
 
 
 def check_arguments(kind: str, name: str, data: Path) -> None:

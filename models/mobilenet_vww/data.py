@@ -4,7 +4,11 @@ Sources:
   * default: TFDS `coco/2017`, labelled with the VWW rule (`vww_label`);
   * `--data-dir` with the YOLO layout `images/*.jpg` + `labels/*.txt` (class 0 = person,
     normalised cx cy w h), e.g. ../shared/data/coco128_person, labelled with the same rule;
-  * `--data-dir` with `person/` and `non_person/` sub-folders (labels from the folder).
+  * `--data-dir` with two class sub-folders, e.g. `person/` + `non_person/`, or any two classes of your
+    own (`make custom KIND=mobilenet_vww`): the folder names are the classes, output 0 and 1 in sorted
+    order (non_person = 0, person = 1). Their images are split per class by a seeded hash of the file
+    into train 70% / val 10% / test 20% (`FOLDER_SPLITS`); a YOLO folder has no such parts (the zoo's
+    imported model never trained on it), its named splits are all of it.
 
 Grayscale (96x96x1) is the model's input; RGB (96x96x3) is read only to score the MLPerf reference.
 Every image is resized (bilinear, antialiased, aspect ratio not kept) straight to 96x96, so
@@ -22,9 +26,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from common import env  # noqa: F401
-from common.data.images import ImageError, list_images, read_image, read_yolo_folder, resize
+from common.data.class_folders import scan_class_folders, split_by_file
+from common.data.images import IMAGE_EXTENSIONS, ImageError, read_image, read_yolo_folder, resize
 from common.data.items import DataSource, Items, relative_id, tfds_ids
 from common.data.weights import sha256_of
+from common.errors import DataLayoutError
 from common.data.tfds import describe_tfds, to_arrays, training_pipeline
 from common.pipeline.data import step as data_step
 from models.mobilenet_vww.recipe import RECIPE
@@ -37,7 +43,9 @@ CLASS_NAMES = RECIPE.data.class_names  # model output index = class id; person =
 PERSON_CLASS = 0  # COCO-80 / YOLO class id of "person" (also TFDS coco's label 0)
 MIN_PERSON_AREA = 0.005  # VWW: "person" if a person box covers more than 0.5% of the image
 TFDS_NAME = RECIPE.data.tfds
-CLASS_FOLDERS = {name: label for label, name in enumerate(CLASS_NAMES)}  # person/ and non_person/
+FOLDER_SPLITS = {"train": 0.7, "val": 0.1, "test": 0.2}  # a class folder's images, per class, seeded by file
+SPLIT_ALIASES = {"validation": "val"}  # the training CLI's default --val-split
+SPLIT_SEED = 0
 CROP_MIN_FRACTION = 0.8  # augmentation: random crop keeps 80..100% of each side
 BRIGHTNESS_DELTA = 0.2  # augmentation: +-0.2 on the 0..1 pixel scale
 
@@ -66,52 +74,80 @@ def to_model_input(image: np.ndarray) -> np.ndarray:
 
 @dataclass
 class FolderData:
-    """A folder dataset in memory: model-ready images, VWW labels and the files they came from."""
+    """A folder dataset in memory: model-ready images, labels and the files they came from."""
 
     x: np.ndarray  # (N, 96, 96, C) float32 0..1
-    y: np.ndarray  # (N,) int64, 1 = person
+    y: np.ndarray  # (N,) int64, output index (1 = person for the VWW layouts)
     files: list[str]
     layout: str
     skipped: list[str] = field(default_factory=list)  # undecodable images (named, not fatal)
+    classes: tuple[str, ...] = CLASS_NAMES
 
 
 def folder_layout(data_dir: str | os.PathLike) -> str:
-    """"yolo" (images/ + labels/) or "class_folders" (person/ + non_person/); an error otherwise."""
+    """"yolo" (images/ + labels/) or "class_folders" (two class sub-folders); a one-line error otherwise."""
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
-        raise FileNotFoundError(f"--data-dir {data_dir} is not a directory")
+        raise DataLayoutError(f"--data-dir {data_dir} is not a directory")
     if (data_dir / "images").is_dir():
         return "yolo"  # read_yolo_folder explains a missing or mismatched labels/ folder
-    present = [name for name in CLASS_FOLDERS if (data_dir / name).is_dir()]
-    if len(present) == len(CLASS_FOLDERS):
-        return "class_folders"
-    if present:
-        missing = sorted(set(CLASS_FOLDERS) - set(present))
-        raise FileNotFoundError(f"{data_dir}: has {present[0]}/ but no {missing[0]}/ folder; "
-                                "a class-folder dataset needs both person/ and non_person/")
-    raise FileNotFoundError(
-        f"{data_dir}: unknown layout; expected images/*.jpg + labels/*.txt (YOLO boxes, class 0 = person) "
-        "or person/ + non_person/ image folders"
-    )
+    folder_classes(data_dir)
+    return "class_folders"
 
 
-def list_labelled_files(data_dir: str | os.PathLike) -> tuple[str, list[tuple[Path, int]]]:
-    """(layout, [(image path, VWW label)]) of a folder dataset, in a deterministic order."""
+def folder_classes(data_dir: str | os.PathLike):
+    """The two classes and their images of a class-folder dataset (`make custom`'s check)."""
+    data_dir = Path(data_dir)
+    if (data_dir / "images").is_dir():
+        raise DataLayoutError(f"{data_dir}: a YOLO folder (images/ + labels/) is the zoo's person layout; "
+                              "for your own two classes give one sub-folder per class")
+    if data_dir.is_dir() and not any(p.is_dir() and not p.name.startswith(".") for p in data_dir.iterdir()):
+        raise DataLayoutError(f"{data_dir}: unknown layout; expected images/ + labels/ (YOLO boxes, class 0 = "
+                              "person) or two class sub-folders of images (e.g. person/ + non_person/)")
+    data = scan_class_folders(data_dir, IMAGE_EXTENSIONS, what="images")
+    if len(data.classes) != 2:
+        raise DataLayoutError(f"{data_dir}: {len(data.classes)} class folders ({', '.join(data.classes)}); this "
+                              "model tells two classes apart: keep exactly two sub-folders (e.g. person/ and "
+                              "non_person/)")
+    return data
+
+
+def _named_split(split: str) -> str | None:
+    """The folder part a split names (train/val/test), None for "all" or a percent slice."""
+    split = SPLIT_ALIASES.get(split, split)
+    return split if split in FOLDER_SPLITS else None
+
+
+def resolve_split(data_dir: str | os.PathLike, split: str) -> str:
+    """`split` as the folder reads it: a YOLO folder has no train/val/test parts, each is all of it."""
+    if _named_split(split) and (Path(data_dir) / "images").is_dir():
+        return "all"
+    return SPLIT_ALIASES.get(split, split)
+
+
+def list_labelled_files(data_dir: str | os.PathLike, split: str = "all"
+                        ) -> tuple[str, list[tuple[Path, int]], tuple[str, ...]]:
+    """(layout, [(image path, label)] of `split`, class names) of a folder dataset, in a deterministic order."""
     layout = folder_layout(data_dir)
     data_dir = Path(data_dir)
     if layout == "yolo":
-        return layout, [(item.image, vww_label(item.boxes)) for item in read_yolo_folder(data_dir)]
-    items = [(path, label) for name, label in CLASS_FOLDERS.items() for path in list_images(data_dir / name)]
-    if not items:
-        raise FileNotFoundError(f"{data_dir}: person/ and non_person/ hold no images")
-    return layout, items
+        items = [(item.image, vww_label(item.boxes)) for item in read_yolo_folder(data_dir)]
+        return layout, items[_slice(len(items), resolve_split(data_dir, split))], CLASS_NAMES
+    data = folder_classes(data_dir)
+    part = _named_split(split)
+    if part:
+        items = split_by_file(data, tuple(FOLDER_SPLITS.values()), SPLIT_SEED)[list(FOLDER_SPLITS).index(part)]
+        return layout, sorted(items), data.classes
+    items = list(data.files)
+    return layout, items[_slice(len(items), split)], data.classes
 
 
 def _slice(n: int, split: str) -> slice:
     """A TFDS-style percent slice `name[a%:b%]` over a folder's sorted files ("all" = everything)."""
     match = re.fullmatch(r"\w+(?:\[(-?\d*)%?:(-?\d*)%?\])?", split)
     if not match:
-        raise ValueError(f"split {split!r}: expected e.g. 'all', 'all[:90%]' or 'all[90%:]'")
+        raise DataLayoutError(f"split {split!r}: expected e.g. 'all', 'all[:90%]', 'all[90%:]' or a folder part "
+                              f"({', '.join(FOLDER_SPLITS)})")
     start, stop = (None if not v else round(n * int(v) / 100) for v in match.groups())
     return slice(start, stop)
 
@@ -121,8 +157,7 @@ def load_folder(data_dir: str | os.PathLike, color: str = "gray", split: str = "
     """Read, label and preprocess every image of a folder dataset (those of `only`, relative paths, when
     given); corrupt images are skipped."""
     mode, _ = channels_of(color)
-    layout, items = list_labelled_files(data_dir)
-    items = items[_slice(len(items), split)]
+    layout, items, classes = list_labelled_files(data_dir, split)
     if only is not None:
         items = [(path, label) for path, label in items if relative_id(path, data_dir) in only]
     xs, ys, files, skipped = [], [], [], []
@@ -137,8 +172,8 @@ def load_folder(data_dir: str | os.PathLike, color: str = "gray", split: str = "
         ys.append(label)
         files.append(str(path))
     if not xs:
-        raise ValueError(f"{data_dir}: no readable images in split {split!r} (skipped: {skipped[:5]})")
-    return FolderData(np.stack(xs), np.asarray(ys, np.int64), files, layout, skipped)
+        raise DataLayoutError(f"{data_dir}: no readable images in split {split!r} (skipped: {skipped[:5]})")
+    return FolderData(np.stack(xs), np.asarray(ys, np.int64), files, layout, skipped, classes)
 
 
 # ---- TFDS coco/2017 ------------------------------------------------------------------------------
@@ -237,8 +272,8 @@ def load_arrays(
 def list_items(source: DataSource, split: str, purpose: str = "evaluate") -> tuple[str, list[str]]:
     """(split, the ids of its images: paths relative to the folder, or TFDS example ids), nothing decoded."""
     if source.data_dir:
-        _, items = list_labelled_files(source.data_dir)
-        return split, [relative_id(path, source.data_dir) for path, _ in items[_slice(len(items), split)]]
+        _, items, _ = list_labelled_files(source.data_dir, split)
+        return resolve_split(source.data_dir, split), [relative_id(path, source.data_dir) for path, _ in items]
     builder = coco_builder(source.tfds_dir)
     return split, tfds_ids(TFDS_NAME, split, builder.info.splits[split].num_examples)
 
@@ -247,12 +282,14 @@ def load_items(source: DataSource, split: str, *, only: set[str] | None = None, 
                color: str = "gray") -> Items:
     """The images of `split` (those of `only`) with their VWW labels; unreadable images are skipped and named."""
     if source.data_dir:
+        split = resolve_split(source.data_dir, split)
         data = load_folder(source.data_dir, color, split, only)
         ids = [relative_id(f, source.data_dir) for f in data.files]
         name = Path(source.data_dir).name + ("" if split == "all" else f" {split}")
         return Items(data.x, data.y, ids, [sha256_of(f) for f in data.files], name,
                      skipped=[{"file": relative_id(f, source.data_dir), "error": "unreadable image"}
-                              for f in data.skipped], split=split)
+                              for f in data.skipped], split=split,
+                     class_names=data.classes if data.layout == "class_folders" else ())
     wanted = None if only is None else sorted(int(i.rsplit("#", 1)[1]) for i in only)
     x, y = load_arrays(split, tfds_dir=source.tfds_dir, color=color, limit=None if wanted is None else wanted[-1] + 1)
     items = Items(x, y, tfds_ids(TFDS_NAME, split, len(x)), [""] * len(x), f"{TFDS_NAME} {split}", split=split)
@@ -276,17 +313,20 @@ def describe(source: DataSource, download: bool = True) -> dict:
     """What the data step records: source, image and label counts, skipped files."""
     if source.data_dir:
         data = load_folder(source.data_dir, "gray")
-        counts = np.bincount(data.y, minlength=len(CLASS_NAMES))
-        return {
+        counts = np.bincount(data.y, minlength=len(data.classes))
+        summary = {
             "dataset": "folder",
             "data_dir": str(Path(source.data_dir).resolve()),
             "layout": data.layout,
             "n_images": len(data.y),
-            "label_counts": {name: int(c) for name, c in zip(CLASS_NAMES, counts)},
+            "label_counts": {name: int(c) for name, c in zip(data.classes, counts)},
             "skipped_unreadable": data.skipped,
-            "class_names": list(CLASS_NAMES),
-            "vww_min_person_area": MIN_PERSON_AREA,
+            "class_names": list(data.classes),
         }
+        if data.layout == "yolo":
+            return {**summary, "vww_min_person_area": MIN_PERSON_AREA}
+        return {**summary, "splits": {name: len(list_labelled_files(source.data_dir, name)[1])
+                                      for name in FOLDER_SPLITS}}
     summary = describe_tfds(coco_builder(source.tfds_dir, download))
     return {**summary, "class_names": list(CLASS_NAMES), "vww_min_person_area": MIN_PERSON_AREA}
 

@@ -20,18 +20,19 @@ RECIPE = Recipe(
         describe="models.mobilenet_vww.data:describe",
         tfds="coco/2017",
         folder="YOLO images/ + labels/ (class 0 = person; VWW label: a person box over 0.5% of the image), or "
-               "person/ + non_person/ image folders",
+               "two class sub-folders of images, gray or RGB, any size (person/ + non_person/, or your own two "
+               "classes), split per class into train 70% / val 10% / test 20% (seeded by file)",
         eval_split="validation",
-        folder_eval_split="all",
+        folder_eval_split="test",  # a class folder's test part; all of a YOLO folder (it has no parts)
         class_names=("non_person", "person"),  # model output index = class id
     ),
     calibration=Calibration(
-        description="a seeded half of the data folder's images, pixels only (TFDS coco/2017: train); the other "
-                    "half is scored",
+        description="a seeded half of the data folder's images (of its train part for class folders), pixels "
+                    "only (TFDS coco/2017: train); the other half is scored",
         n=500,
         rule=SeededFraction(0.5),
         split="train",
-        folder_split="all",
+        folder_split="train",  # a class folder's train part; all of a YOLO folder
         candidates=10_000,  # of TFDS coco/2017 train: its first 10,000 images
     ),
     metric=Metric("accuracy", higher_is_better=True, per_item="common.evaluation.metrics:correct", proportion=True),

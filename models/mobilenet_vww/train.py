@@ -3,8 +3,7 @@ model (exact conversion) and optionally fine-tune it on grayscale images.
 
     python -m models.mobilenet_vww.train --init pretrained --epochs 0 --out build/mobilenet_vww/model.keras
     python -m models.mobilenet_vww.train --init scratch --epochs 50            # TFDS coco/2017, VWW labels
-    python -m models.mobilenet_vww.train --init pretrained --epochs 5 --data-dir my_vww_folder \\
-        --train-split 'all[:90%]' --val-split 'all[90%:]'
+    python -m models.mobilenet_vww.train --init pretrained --epochs 5 --data-dir my_two_classes   # train/val parts
 """
 from __future__ import annotations
 
@@ -105,7 +104,8 @@ def train(config: TrainConfig):
 parse_args, main = fit.cli(TrainConfig, train, __doc__, RECIPE, help={
     "init": "random weights, or MLPerf Tiny vww_96.h5 converted to grayscale input",
     "lr_decay": "per-epoch learning-rate decay factor",
-    "train_split": "TFDS split, or a slice such as 'all[:90%%]' of --data-dir",
+    "train_split": "TFDS split, or of --data-dir: train/val/test (a class folder's parts) or a slice such as "
+                   "'all[:90%%]'",
     "weights": "explicit path to vww_96.h5",
     "channels": "input channels: 1 = grayscale (the shipped model), 3 = the original RGB model",
 }, choices={"init": ("scratch", "pretrained"), "channels": (1, 3)})

@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pytest
 
+from common.errors import DataLayoutError
 from tests.helpers import SHARED, require_shared, make_and_check
 from models.mobilenet_vww import data
 from models.mobilenet_vww.model import build_model
@@ -78,13 +79,13 @@ def test_missing_or_mismatched_labels_are_clear_errors(tmp_path):
     (tmp_path / "labels" / "other.txt").write_text("0 0.5 0.5 0.5 0.5\n")
     with pytest.raises(ValueError, match="matches an image"):
         data.load_folder(tmp_path)
-    with pytest.raises(FileNotFoundError, match="unknown layout"):
+    with pytest.raises(DataLayoutError, match="unknown layout"):
         data.load_folder(tmp_path / "labels")
 
 
 def test_class_folders(tmp_path):
     _write_image(tmp_path / "person" / "p.jpg")
-    with pytest.raises(FileNotFoundError, match="non_person"):
+    with pytest.raises(DataLayoutError, match="1 class .person.; at least 2 classes"):
         data.load_folder(tmp_path)
     _write_image(tmp_path / "non_person" / "n1.jpg")
     _write_image(tmp_path / "non_person" / "n2.png", size=(96, 96))
@@ -159,7 +160,7 @@ def test_coco128_vww_labels():
     folder = require_shared("data", "coco128_person")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # coco128 ships 2 orphan label files
-        layout, items = data.list_labelled_files(folder)
+        layout, items, _ = data.list_labelled_files(folder)
     labels = np.array([label for _, label in items])
     assert layout == "yolo" and len(labels) == 128
     assert int(labels.sum()) == 53 and int((labels == 0).sum()) == 75
