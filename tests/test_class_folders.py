@@ -73,3 +73,20 @@ def test_part_sizes():
     assert sum(part_sizes(7, (0.5, 0.5))) == 7
     with pytest.raises(ValueError):
         split_by_file(None, (0.5, 0.6))
+
+
+def test_an_unreadable_image_is_skipped_and_listed_never_relabelled(tmp_path):
+    from common.data.items import DataSource
+    from models.resnet_cifar.data import load_items
+
+    from PIL import Image
+
+    root = _folder(tmp_path, {"cat": 0, "dog": 0})
+    for name in ("cat", "dog"):
+        for k in range(6):
+            Image.new("RGB", (20, 16), (40 * k, 0, 0)).save(root / name / f"{k}.png")
+    (root / "dog" / "broken.png").write_bytes(b"not a png")
+    items = load_items(DataSource.of(str(root), None), "all")
+    assert [s["file"] for s in items.skipped] == ["dog/broken.png"] and "broken.png" in items.skipped[0]["error"]
+    assert len(items) == 12 and items.y.tolist() == [0] * 6 + [1] * 6
+    assert "dog/broken.png" not in items.ids
