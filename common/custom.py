@@ -26,6 +26,7 @@ from common.pipeline.recipe import model_names
 KINDS: dict[str, str] = {
     "resnet_cifar": "models.resnet_cifar.data:folder_classes",
     "mobilenet_vww": "models.mobilenet_vww.data:folder_classes",
+    "autoencoder": "models.autoencoder.folder:sound_folder",
 }
 
 

@@ -6,6 +6,10 @@
         --tfds-dir build/autoencoder/tfds --out build/autoencoder/data.json
     # or from the upstream dev_data_ToyCar.zip (needs internet), into $TFDS_DATA_DIR
     python -m models.autoencoder.data --out build/autoencoder/data.json
+
+`--data-dir` of train / quantize / evaluate (`make custom`) reads the folder's clips directly, split
+into a train part (normal clips: training and calibration) and a scored test part (folder.py); this
+data step builds a folder into TFDS for the zoo's own chain, whose steps read `--tfds-dir`.
 """
 from __future__ import annotations
 
@@ -17,12 +21,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from common import env  # noqa: F401
-from common.data.items import DataSource, Items
+from common.data.items import DataSource, Items, relative_id
 from common.data.tfds import DatasetMissingError, tfds_builder, tfds_data_dir
 from common.pipeline.data import step as data_step
 from models.autoencoder.features import (  # noqa: F401  (re-exported: the model's data API)
     DIMS, FRAMES, LABELS, NORMAL, SAMPLE_RATE, ClipError, clip_log_mel, find_splits, log_mel, to_vectors,
 )
+from models.autoencoder.folder import part, read_part, sound_folder
 from models.autoencoder.toycar_tfds import NAME as DATASET
 from models.autoencoder.toycar_tfds import Dcase2020Toycar  # noqa: F401  (registers the builder)
 
@@ -154,8 +159,13 @@ def resolve_split(split: str, b) -> str:
 
 
 def list_items(source: DataSource, split: str, purpose: str = "evaluate") -> tuple[str, list[str]]:
-    """(the split, its clips' file names in order); calibration reads normal clips only."""
-    b = prepare(source.data_dir, source.tfds_dir) if source.data_dir else builder(source.tfds_dir)
+    """(the split, its clips' file names in order); calibration reads normal clips only. A folder
+    (`source.data_dir`): its train or test part (folder.py), "auto" being train."""
+    if source.data_dir:
+        folder, split = sound_folder(source.data_dir), _folder_split(split)
+        return split, [relative_id(p, folder.root) for p, label in part(folder, split)
+                       if purpose != "calibrate" or label == 0]
+    b = builder(source.tfds_dir)
     split = resolve_split(split, b)
     clips = load_clips(split, tfds_dir=source.tfds_dir, label=NORMAL if purpose == "calibrate" else None)
     return split, list(clips.files)
@@ -163,10 +173,14 @@ def list_items(source: DataSource, split: str, purpose: str = "evaluate") -> tup
 
 def load_items(source: DataSource, split: str, *, only: set[str] | None = None, purpose: str = "evaluate") -> Items:
     """The clips of `split` (those of `only`) as items: per clip its log-mel frames (x), 0 normal / 1
-    anomaly (y), its machine id; the content hash is of the frames (the TFDS store keeps no audio)."""
+    anomaly (y), its machine id; the content hash is of the frames (the TFDS store keeps no audio), of
+    the file for a folder's clips."""
     import hashlib
 
-    b = prepare(source.data_dir, source.tfds_dir) if source.data_dir else builder(source.tfds_dir)
+    if source.data_dir:
+        items = read_part(sound_folder(source.data_dir), _folder_split(split), only)
+        return items.subset(items.y == 0) if purpose == "calibrate" else items
+    b = builder(source.tfds_dir)
     split = resolve_split(split, b)
     clips = load_clips(split, tfds_dir=source.tfds_dir, label=NORMAL if purpose == "calibrate" else None)
     keep = [i for i, f in enumerate(clips.files) if only is None or f in only]
@@ -176,6 +190,10 @@ def load_items(source: DataSource, split: str, *, only: set[str] | None = None, 
                  f"ToyCar {split}", skipped=[{"file": p["file"], "error": p["reason"]} for p in clips.problems
                                              if p.get("action") == "skipped"],
                  columns={"machine_id": [clips.machine_ids[i] for i in keep]}, split=split)
+
+
+def _folder_split(split: str) -> str:
+    return "train" if split == "auto" else split
 
 
 def describe(source: DataSource, download: bool = True) -> dict:

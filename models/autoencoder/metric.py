@@ -79,6 +79,27 @@ def largest(values) -> float:
     return float(np.max(values))
 
 
+def machine_type(items) -> str:
+    """What the clips are of: a folder's machine (its DCASE machine folder, else its name), else ToyCar."""
+    return (items.columns.get("machine_type") or [MACHINE_TYPE])[0]
+
+
+def _what(items) -> str:
+    """The scored clips in a plot title: their source, led by their machine unless it names it."""
+    machine = machine_type(items)
+    return items.source if items.source.startswith(machine) else f"{machine}: {items.source}"
+
+
+def auc_missing_reason(auc: dict) -> str | None:
+    """Why no AUC at all: no machine id holds both normal and anomalous scored clips."""
+    if auc["mean"]["auc"] is not None:
+        return None
+    groups = auc["per_group"].values()
+    n_normal, n_anomaly = sum(e["n_normal"] for e in groups), sum(e["n_anomaly"] for e in groups)
+    return (f"the scored clips are {n_normal} normal and {n_anomaly} anomalous"
+            f"{' (none of both kinds in one machine id)' if n_normal and n_anomaly else ''}: an AUC needs both")
+
+
 def _auc(ev, label: str) -> dict:
     return auc_by_group(np.asarray(ev.items.y), ev.outputs[label], ev.items.columns["machine_id"], MAX_FPR)
 
@@ -107,19 +128,20 @@ def extras(ev) -> dict:
                 "held_out_files": [f for f, k in zip(items.ids, keep) if k],
                 "held_out_max_abs_rel_diff": float(np.abs(rel[keep]).max()),
             }
-    why_not = auc_unmeasurable_reason(out["auc"]["model"]) if ev.metric is not AUC else None
+    why_not = None if ev.metric is AUC else (auc_missing_reason(out["auc"]["model"])
+                                             or auc_unmeasurable_reason(out["auc"]["model"]))
     out["not_measured"] = [{"metric": "AUC", "reason": why_not}] if why_not else []
     return out
 
 
 def score_tables(ev, out_dir: str | os.PathLike) -> dict[str, Path]:
-    """`anomaly_score_ToyCar_id_XX.csv` per machine id (DCASE's format): `<file>\\t<score>` of ours int8."""
+    """`anomaly_score_<machine>_id_XX.csv` per machine id (DCASE's format): `<file>\\t<score>` of ours int8."""
     from common.atomic import atomic_path
 
     written = {}
     ids = ev.items.columns["machine_id"]
     for machine_id in sorted(set(ids)):
-        path = Path(out_dir) / f"anomaly_score_{MACHINE_TYPE}_{machine_id}.csv"
+        path = Path(out_dir) / f"anomaly_score_{machine_type(ev.items)}_{machine_id}.csv"
         lines = [f"{f}\t{s:.6f}" for f, m, s in zip(ev.items.ids, ids, ev.outputs["int8"]) if m == machine_id]
         with atomic_path(path) as tmp:
             tmp.write_text("\n".join(lines) + "\n")
@@ -138,7 +160,7 @@ def roc(ev, out_dir: str | os.PathLike) -> dict[str, Path]:
                 curves[f"{ev.display_name(label)} {machine_id}"] = (labels[mask], np.asarray(ev.outputs[label])[mask])
     if not curves:
         return {}
-    return {"roc": plot_roc(curves, Path(out_dir) / "roc.png", title=f"{MACHINE_TYPE}: {ev.items.source}",
+    return {"roc": plot_roc(curves, Path(out_dir) / "roc.png", title=_what(ev.items),
                             max_fpr=MAX_FPR)}
 
 
@@ -166,6 +188,6 @@ def scores_vs_float(ev, out_dir: str | os.PathLike) -> dict[str, Path]:
     ax.plot([lo, hi], [lo, hi], color="grey", linestyle=":", linewidth=1)
     ax.set_xlabel("float score (mean squared reconstruction error)")
     ax.set_ylabel("int8 score")
-    ax.set_title(f"{MACHINE_TYPE} {ev.items.source}: int8 vs float, per clip")
+    ax.set_title(f"{_what(ev.items)}: int8 vs float, per clip", fontsize=9)
     ax.legend(fontsize=7)
     return {"scores_int8_vs_float": save_figure(fig, Path(out_dir) / "scores_int8_vs_float.png")}

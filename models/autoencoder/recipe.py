@@ -25,19 +25,23 @@ RECIPE = Recipe(
         lister="models.autoencoder.data:list_items",
         describe="models.autoencoder.data:describe",
         tfds="dcase2020_toycar",
-        folder="extracted ToyCar folder (DCASE layout [ToyCar/]train/ + test/, or normal/ + anomaly/), (re)built "
-               "into --tfds-dir as dcase2020_toycar",
+        folder="your machine's clips: DCASE's layout [<machine>/]train/ (normal clips only, any names) + test/ "
+               "(clips named normal_*.wav / anomaly_*.wav; id_NN in a name = its machine id), or normal/ + anomaly/ "
+               "folders, or a folder of normal_*.wav and anomaly_*.wav; there a seeded hash of each normal clip's "
+               "path puts half of them in train, the rest is scored with the anomalous clips. train trains and "
+               "calibrates, test is scored (AUC where it holds both kinds); unreadable clips are skipped and "
+               "listed. The data step instead builds the folder into --tfds-dir as dcase2020_toycar",
         eval_split="test",
         folder_eval_split="test",
         class_names=("normal", "anomaly"),
     ),
     calibration=Calibration(
-        description="seeded 640-d vectors of normal clips: the train split's, else a seeded half of the normal "
-                    "test clips (left out of scoring)",
+        description="seeded 640-d vectors of normal clips: the train split's (a folder's train part), else a "
+                    "seeded half of the normal test clips (left out of scoring)",
         n=500,
         rule=SeededFraction(0.5),
         split="auto",  # train where the data has it (the MLPerf Tiny recipe), else the normal clips of test
-        folder_split="auto",
+        folder_split="train",  # a folder's train part: no scored clip calibrates
         inputs="models.autoencoder.metric:calibration_vectors",
     ),
     # The headline a few clips can measure; `metric_choice` takes the AUC where the clips allow it.
