@@ -27,6 +27,7 @@ KINDS: dict[str, str] = {
     "resnet_cifar": "models.resnet_cifar.data:folder_classes",
     "mobilenet_vww": "models.mobilenet_vww.data:folder_classes",
     "autoencoder": "models.autoencoder.folder:sound_folder",
+    "dscnn_kws": "models.dscnn_kws.keywords:word_folders",
 }
 
 

@@ -5,18 +5,19 @@ Two sources, same 12 labels in the MLPerf Tiny / TFDS order:
   * a folder in the standard layout `<label>/<file>.wav|flac` (`--data-dir DIR`): either the full
     v0.02 archive (35 word folders + `_background_noise_`, optional testing_list.txt /
     validation_list.txt) or the test-set layout with `_silence_` and `_unknown_` folders.
+Or your own words of such a folder as the classes (`--keywords`, `models.dscnn_kws.keywords`): within
+`keywords.using(...)`, `list_items`/`load_items`/`describe` read the folder that way.
 
 Clips become 49x10x1 MFCCs with MLPerf Tiny's front end (`models.dscnn_kws.frontend`).
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
@@ -25,6 +26,8 @@ from common.data.audio import AUDIO_EXTENSIONS, AudioError, list_audio, load_aud
 from common.data.tfds import DatasetMissingError, describe_tfds, to_arrays, training_pipeline
 from models.dscnn_kws.frontend import CLIP_SAMPLES, SAMPLE_RATE, extract_features, mfcc, prepare_waveform
 from models.dscnn_kws.frontend import FEATURE_SHAPE  # noqa: F401  (the shape of every clip's features)
+from models.dscnn_kws import keywords as kw
+from models.dscnn_kws.keywords import BACKGROUND_NOISE
 from common.data.items import DataSource, Items, tfds_ids
 from common.data.weights import sha256_of
 from common.errors import DataLayoutError  # noqa: F401  (raised here; defined in the leaf module)
@@ -38,7 +41,6 @@ DATASET = RECIPE.data.tfds
 CLASS_NAMES = RECIPE.data.class_names
 SILENCE, UNKNOWN = CLASS_NAMES[-2:]  # the two classes that are not a keyword
 KEYWORDS = tuple(name for name in CLASS_NAMES if name not in (SILENCE, UNKNOWN))
-BACKGROUND_NOISE = "_background_noise_"
 
 # Training augmentation (MLPerf Tiny defaults): +-100 ms shift, noise in 80% of clips at volume <= 0.1.
 TIME_SHIFT_SAMPLES = SAMPLE_RATE // 10
@@ -90,9 +92,7 @@ def calibration_group(item: str) -> str:
 def which_set(path: Path, validation_percent: int = VALIDATION_PERCENT,
               testing_percent: int = TESTING_PERCENT) -> str:
     """The Speech Commands README's stable speaker-hash split: 'train', 'validation' or 'test'."""
-    max_per_class = 2**27 - 1
-    digest = int(hashlib.sha1(speaker_of(path).encode()).hexdigest(), 16)
-    percent = (digest % (max_per_class + 1)) * (100.0 / max_per_class)
+    percent = kw.hash_percent(speaker_of(path))
     if percent < validation_percent:
         return "validation"
     if percent < validation_percent + testing_percent:
@@ -130,10 +130,7 @@ def scan_folder(data_dir: str | os.PathLike, split: str = "all") -> FolderData:
         raise DataLayoutError(f"{root}: test-set layout but label folder(s) {', '.join(gone)} do not exist")
     if split not in ("all", "train", "validation", "test"):
         raise ValueError(f"unknown split {split!r}; use all, train, validation or test")
-    listed = {}
-    for name, set_name in (("testing_list.txt", "test"), ("validation_list.txt", "validation")):
-        if (root / name).is_file():
-            listed.update({line.strip(): set_name for line in (root / name).read_text().splitlines() if line.strip()})
+    listed = kw.split_lists(root)
     data = FolderData(root, layout)
     for folder in folders:
         if folder.name == BACKGROUND_NOISE:
@@ -186,10 +183,10 @@ def load_clips(data: FolderData, only: set[str] | None = None, exclude: set[str]
     return Clips(extract_features(waves), np.asarray(labels, np.int64), files, skipped)
 
 
-def load_background(data: FolderData) -> list[np.ndarray]:
+def load_background(paths: list[Path]) -> list[np.ndarray]:
     """The `_background_noise_` recordings as 16 kHz mono float arrays (empty list if absent)."""
     noise = []
-    for path in data.background:
+    for path in paths:
         try:
             audio = load_audio(path, SAMPLE_RATE)
         except AudioError as exc:
@@ -242,6 +239,41 @@ def _silence_from_background(noise: list[np.ndarray], n: int, seed: int) -> list
     return clips
 
 
+def _folder_waves(data_dir: str | os.PathLike, split: str, seed: int) -> tuple[list, list[int], list[np.ndarray]]:
+    """Prepared waveforms, labels and background recordings of a folder with the zoo's classes."""
+    data = scan_folder(data_dir, split)
+    waves, labels = [], []
+    for path, label in zip(data.files, data.labels):
+        try:
+            waves.append(prepare_waveform(load_audio(path, SAMPLE_RATE)).numpy())
+            labels.append(label)
+        except AudioError as exc:
+            print(f"skipping {exc}", file=sys.stderr)
+    noise = load_background(data.background)
+    if data.layout == "archive" and noise and split in ("train", "all"):
+        n_silence = max(1, len(waves) // 11)  # about one class's share, as the archive's own recipe
+        waves += [prepare_waveform(c).numpy() for c in _silence_from_background(noise, n_silence, seed)]
+        labels += [CLASS_NAMES.index(SILENCE)] * n_silence
+    return waves, labels, noise
+
+
+def _keyword_waves(data_dir: str | os.PathLike, keywords: Sequence[str], split: str
+                   ) -> tuple[list, list[int], list[np.ndarray]]:
+    """Prepared waveforms, labels (the classes of `keywords`) and background recordings of a split."""
+    folder = kw.keyword_folder(data_dir, keywords, split)
+    if not folder.clips:
+        raise DataLayoutError(f"{folder.root}: no clip falls in split {split!r}: add clips of more speakers")
+    audio, clips, _ = kw.read_waves(folder)
+    labels = [c.label for c in clips]
+    if folder.synthetic_silence and split in ("train", "all"):
+        n = max(1, len(audio) // (len(folder.classes) - 1))  # about one class's share
+        audio += kw.silent_clips(n)
+        labels += [folder.classes.index(SILENCE)] * n
+    if not audio:
+        raise DataLayoutError(f"{folder.root}: no clip of split {split!r} could be decoded")
+    return [prepare_waveform(a).numpy() for a in audio], labels, load_background(folder.background)
+
+
 def load_dataset(
     split: str = "train",
     *,
@@ -252,27 +284,20 @@ def load_dataset(
     shuffle: bool = False,
     seed: int = 0,
     download: bool = True,
+    keywords: Sequence[str] | None = None,
 ) -> tf.data.Dataset:
     """A `tf.data` pipeline of (49x10x1 MFCCs, int label); batched unless batch_size is None.
 
-    With `data_dir` the folder source is used, otherwise TFDS `speech_commands` in `tfds_dir` (`split`
-    is then a TFDS split name such as "train" or "validation")."""
+    With `data_dir` the folder source is used (with `keywords`: your words as the classes,
+    `models.dscnn_kws.keywords`), otherwise TFDS `speech_commands` in `tfds_dir` (`split` is then a
+    TFDS split name such as "train" or "validation")."""
     import tensorflow as tf
 
+    if keywords and not data_dir:
+        raise DataLayoutError("--keywords reads your words from a folder: give --data-dir too")
     if data_dir:
-        data = scan_folder(data_dir, split)
-        waves, labels = [], []
-        for path, label in zip(data.files, data.labels):
-            try:
-                waves.append(prepare_waveform(load_audio(path, SAMPLE_RATE)).numpy())
-                labels.append(label)
-            except AudioError as exc:
-                print(f"skipping {exc}", file=sys.stderr)
-        noise = load_background(data)
-        if data.layout == "archive" and noise and split in ("train", "all"):
-            n_silence = max(1, len(waves) // 11)  # about one class's share, as the archive's own recipe
-            waves += [prepare_waveform(c).numpy() for c in _silence_from_background(noise, n_silence, seed)]
-            labels += [CLASS_NAMES.index(SILENCE)] * n_silence
+        waves, labels, noise = (_keyword_waves(data_dir, keywords, split) if keywords
+                                else _folder_waves(data_dir, split, seed))
         ds = tf.data.Dataset.from_tensor_slices((np.stack(waves), np.asarray(labels, np.int64)))
         background = _stack_background(noise)
     else:
@@ -299,7 +324,11 @@ def load_arrays(split: str = "test", *, data_dir: str | os.PathLike | None = Non
 
 def list_items(source: DataSource, split: str, purpose: str = "evaluate") -> tuple[str, list[str]]:
     """(the split as the folder resolves it, the ids of its clips), nothing decoded: a folder's
-    "test"/"validation" without the archive's list files is every clip ("all")."""
+    "test"/"validation" without the archive's list files is every clip ("all"); with keywords in use,
+    the folder's own speaker split."""
+    keywords = _keywords_of(source)
+    if keywords:
+        return split, [c.id for c in kw.keyword_folder(source.data_dir, keywords, split).clips]
     if source.data_dir:
         split = folder_split(source.data_dir, split)
         data = scan_folder(source.data_dir, split)
@@ -313,6 +342,9 @@ def list_items(source: DataSource, split: str, purpose: str = "evaluate") -> tup
 def load_items(source: DataSource, split: str, *, only: set[str] | None = None, purpose: str = "evaluate") -> Items:
     """The clips of `split` (those of `only`, when given) as MFCC items; a corrupt or empty file is
     named, listed in `skipped` and left out."""
+    keywords = _keywords_of(source)
+    if keywords:
+        return _keyword_items(source.data_dir, keywords, split, only)
     if source.data_dir:
         split = folder_split(source.data_dir, split)
         data = scan_folder(source.data_dir, split)
@@ -326,8 +358,36 @@ def load_items(source: DataSource, split: str, *, only: set[str] | None = None, 
     return items if only is None else items.subset([i for i, name in enumerate(items.ids) if name in only])
 
 
+def _keywords_of(source: DataSource) -> tuple[str, ...] | None:
+    keywords = kw.active()
+    if keywords and not source.data_dir:
+        raise DataLayoutError("a model trained on your --keywords reads them from a folder: give --data-dir")
+    return keywords
+
+
+def _keyword_items(data_dir: Path, keywords: Sequence[str], split: str, only: set[str] | None) -> Items:
+    folder = kw.keyword_folder(data_dir, keywords, split)
+    waves, clips, skipped = kw.read_waves(folder, only)
+    if not waves:
+        raise DataLayoutError(f"{folder.root}: none of the selected clips of split {split!r} could be decoded")
+    hashes, digests = [], {}
+    for clip in clips:
+        if clip.path not in digests:
+            digests[clip.path] = sha256_of(clip.path)
+        hashes.append(digests[clip.path] + (f"#{clip.start // SAMPLE_RATE}" if clip.start >= 0 else ""))
+    return Items(extract_features(waves), np.asarray([c.label for c in clips], np.int64), [c.id for c in clips],
+                 hashes, f"{folder.root.name} {split}", skipped=skipped, split=split, class_names=folder.classes)
+
+
 def describe(source: DataSource, download: bool = True) -> dict:
     """What the Make chain's data step records: source, layout and clips per label."""
+    keywords = _keywords_of(source)
+    if keywords:
+        folder = kw.keyword_folder(source.data_dir, keywords)
+        return {"dataset": DATASET, "source": "folder", "data_dir": str(Path(source.data_dir).resolve()),
+                "layout": "keywords", "n_clips": len(folder.clips), "clips_per_label": folder.counts(),
+                "splits": {name: len(kw.keyword_folder(source.data_dir, keywords, name).clips) for name in kw.SPLITS},
+                "background_noise_files": len(folder.background), "class_names": list(folder.classes)}
     if source.data_dir:
         data = scan_folder(source.data_dir)
         counts = np.bincount(np.asarray(data.labels), minlength=len(CLASS_NAMES))

@@ -11,10 +11,37 @@ or only those of testing_list.txt in a full v0.02 archive; without --data-dir th
 speech_commands test split is used. Corrupt or empty files are reported by name, counted
 ("skipped") and left out; the run goes on. The clips whose speakers calibrated the .tflite are
 left out of every score (`all_items` in report.json keeps the whole folder for comparison).
+A model trained on your --keywords (its `<name>.classes.json` beside it) is scored on the test
+speakers of its folder, in its classes (`class_names` in report.json).
 """
-from common.pipeline.evaluate import step
+from __future__ import annotations
 
-main = step("dscnn_kws", __doc__)
+import sys
+from typing import Sequence
+
+from common.cli import user_errors_as_one_line
+from common.errors import UserError
+from common.pipeline.evaluate import step
+from models.dscnn_kws import keywords as kw
+
+_step = step("dscnn_kws", __doc__)
+
+
+@user_errors_as_one_line()
+def main(argv: Sequence[str] | None = None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    given = kw.model_options(argv, "--model", "--float-model")
+    keywords = kw.read_classes(given["--model"]) if given["--model"] else None
+    for option, path in given.items():
+        if path:
+            theirs = kw.read_classes(path)
+            if theirs != keywords:
+                raise UserError(f"{given['--model']} and {path} know other classes ({kw.describe_classes(keywords)} "
+                                f"vs {kw.describe_classes(theirs)}): give the files of one training")
+            kw.check_outputs(path, keywords)
+    with kw.using(keywords):
+        return _step(argv)
+
 
 if __name__ == "__main__":
     from common.cli import run

@@ -20,7 +20,9 @@ RECIPE = Recipe(
         describe="models.dscnn_kws.data:describe",
         tfds="speech_commands",
         folder="Speech Commands <label>/<file>.wav|.flac: the v0.02 archive (word folders, optional "
-               "testing_list.txt/validation_list.txt) or its test set with _silence_/_unknown_ folders",
+               "testing_list.txt/validation_list.txt) or its test set with _silence_/_unknown_ folders; or any "
+               "word folders (+ optional _background_noise_) with train's --keywords w1,w2 (your classes, "
+               "models/dscnn_kws/keywords.py)",
         eval_split="test",
         folder_eval_split="test",  # testing_list.txt of an archive; every clip of a test-set folder
         class_names=("down", "go", "left", "no", "off", "on", "right", "stop", "up", "yes", "_silence_", "_unknown_"),

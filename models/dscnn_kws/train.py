@@ -1,7 +1,11 @@
-"""Train the DS-CNN from scratch, or import MLPerf Tiny's kws_ref_model weights (and fine-tune).
+"""Train the DS-CNN from scratch, or import MLPerf Tiny's kws_ref_model weights (and fine-tune); or
+train it on your own words (`--keywords`, a Speech Commands folder): `--init pretrained` keeps the
+published backbone and gives it a head of your classes (the rows of the words it knows come along).
 
     python -m models.dscnn_kws.train --init pretrained --epochs 0 --out build/dscnn_kws/model.keras
     python -m models.dscnn_kws.train --init scratch --epochs 36 --data-dir DIR/speech_commands_v0.02
+    python -m models.dscnn_kws.train --data-dir DIR --keywords yes,no,up,down --init pretrained --epochs 10 \\
+        --out build/mine/model.keras
 
 The reference is a TF SavedModel whose `tf.saved_model.load` fails in TF 2.21 (optimizer slots),
 so its variables are read with `tf.train.load_checkpoint` and mapped onto our layers by order.
@@ -20,6 +24,7 @@ import numpy as np
 from common.atomic import write_json
 from common.pipeline.references import fetch_file
 from common.training import fit
+from models.dscnn_kws import keywords as kw
 from models.dscnn_kws.data import load_dataset, scan_folder
 from models.dscnn_kws.model import build_model
 from models.dscnn_kws.recipe import RECIPE
@@ -40,6 +45,7 @@ class TrainConfig(fit.TrainConfig):
     epochs: int = 36  # MLPerf Tiny's schedule; 0 with --init pretrained = import only
     batch_size: int = 100
     learning_rate: float = 5e-4  # MLPerf's step schedule: x1 until epoch 12, x0.2 until 24, x0.04 after
+    keywords: str = ""  # your words (comma-separated) as the classes, + _silence_, _unknown_; "": the zoo's 12
 
 
 def reference_dir(path: str | os.PathLike | None = None) -> Path:
@@ -69,6 +75,26 @@ def load_pretrained(path: str | os.PathLike | None = None):
         layer.set_weights(values)
     if reader.has_tensor(f"layer_with_weights-{len(weighted)}/kernel/.ATTRIBUTES/VARIABLE_VALUE"):
         raise RuntimeError("kws_ref_model has more weighted layers than our DS-CNN")
+    return model
+
+
+def with_classes(published, keywords: tuple[str, ...]):
+    """The published DS-CNN with a head of the classes of `keywords`: every layer but the classifier
+    as published; the classifier's columns of the classes the published model knows (its words,
+    _silence_, _unknown_) copied, the others newly initialised."""
+    classes = kw.class_names(keywords)
+    if classes == kw.ZOO_CLASSES:
+        return published
+    model = build_model(num_classes=len(classes))
+    for ours, theirs in zip(model.layers[:-1], published.layers[:-1]):
+        ours.set_weights(theirs.get_weights())
+    kernel, bias = model.layers[-1].get_weights()
+    old_kernel, old_bias = published.layers[-1].get_weights()
+    for i, name in enumerate(classes):
+        if name in kw.ZOO_CLASSES:
+            j = kw.ZOO_CLASSES.index(name)
+            kernel[:, i], bias[i] = old_kernel[:, j], old_bias[j]
+    model.layers[-1].set_weights([kernel, bias])
     return model
 
 
@@ -120,14 +146,16 @@ def train(config: TrainConfig, extra_callbacks: list | None = None):
     `config.epochs` and save it atomically to `config.out`."""
     import keras
 
+    keywords = _check_layout(config)  # a bad folder or word list is refused here, before any weights load
+
     def build():
         if config.init != "pretrained":
-            return build_model()
+            return build_model(num_classes=len(kw.class_names(keywords) if keywords else kw.ZOO_CLASSES))
         model = load_pretrained(config.weights)
         check = check_import(model, probe_features(), config.weights)
         write_json(Path(config.workdir) / "import_check.json", check)
         print(f"import check vs kws_ref_model SavedModel: {check}")
-        return model
+        return with_classes(model, keywords) if keywords else model
 
     def compile(model, train_ds):
         model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="sparse_categorical_crossentropy",
@@ -135,22 +163,51 @@ def train(config: TrainConfig, extra_callbacks: list | None = None):
 
     def datasets():
         return (load_dataset(config.train_split, data_dir=config.data_dir, tfds_dir=config.tfds_dir,
-                             batch_size=config.batch_size, augment_data=True, shuffle=True, seed=config.seed),
-                load_dataset(config.val_split, data_dir=config.data_dir, tfds_dir=config.tfds_dir, batch_size=256))
+                             batch_size=config.batch_size, augment_data=True, shuffle=True, seed=config.seed,
+                             keywords=keywords),
+                load_dataset(config.val_split, data_dir=config.data_dir, tfds_dir=config.tfds_dir, batch_size=256,
+                             keywords=keywords))
 
     schedule = keras.callbacks.LearningRateScheduler(_lr_schedule(config.learning_rate))
-    return fit.run_training(config, build, compile, datasets, callbacks=[schedule, *(extra_callbacks or [])])
+    model = fit.run_training(config, build, compile, datasets, callbacks=[schedule, *(extra_callbacks or [])])
+    kw.write_classes(config.out, keywords)  # where quantize and evaluate find the classes
+    return model
 
 
-def _check_layout(config: TrainConfig) -> None:
-    if config.data_dir:
-        scan_folder(config.data_dir)  # fail early on a wrong layout
+def _check_layout(config: TrainConfig) -> tuple[str, ...] | None:
+    """The keywords (None: the zoo's classes), once the folder is known to hold them; one line otherwise."""
+    from common.errors import DataLayoutError
+
+    if not config.keywords:
+        if config.data_dir:
+            try:
+                scan_folder(config.data_dir)  # fail early on a wrong layout
+            except DataLayoutError as exc:
+                raise DataLayoutError(f"{exc}; or name your own words with --keywords w1,w2,...") from None
+        return None
+    keywords = kw.parse_keywords(config.keywords)
+    if not config.data_dir:
+        raise DataLayoutError("--keywords reads your words from a folder: give --data-dir")
+    counts = kw.keyword_folder(config.data_dir, keywords, config.train_split).counts()
+    absent = [w for w in keywords if not counts[w]]
+    if absent:
+        raise DataLayoutError(f"{config.data_dir}: keyword(s) {', '.join(absent)} have no clip in split "
+                              f"{config.train_split!r} (the clips are split by speaker): add clips of more speakers")
+    if not kw.keyword_folder(config.data_dir, keywords, config.val_split).clips:
+        raise DataLayoutError(f"{config.data_dir}: no clip falls in split {config.val_split!r}: add clips of more "
+                              "speakers")
+    return keywords
 
 
 parse_args, main = fit.cli(TrainConfig, train, __doc__, RECIPE, help={
     "init": "start from random weights or MLPerf Tiny's kws_ref_model",
     "train_split": "TFDS split, or train/validation/test/all of a --data-dir folder",
     "weights": "kws_ref_model folder (default: the published files / $ZOO_WEIGHTS_DIR)",
+    "keywords": "your words, comma-separated: the classes in this order, then _silence_ and _unknown_ (every "
+                "other word folder); needs --data-dir, whose speakers it splits into train/validation/test "
+                "(an archive's testing_list.txt/validation_list.txt, else 70/10/20 by a hash of the speaker id); "
+                "written beside --out as <name>.classes.json for quantize and evaluate; empty: the zoo's 12 "
+                "classes",
 }, choices={"init": ("scratch", "pretrained")}, check=_check_layout)
 
 if __name__ == "__main__":
