@@ -28,12 +28,16 @@ KINDS: dict[str, str] = {
     "mobilenet_vww": "models.mobilenet_vww.data:folder_classes",
     "autoencoder": "models.autoencoder.folder:sound_folder",
     "dscnn_kws": "models.dscnn_kws.keywords:word_folders",
+    "yolo": "models.yolo.folder:folder_classes",
 }
+# training options a kind's folder check also reads (option -> the check's keyword argument)
+CHECK_OPTIONS: dict[str, dict[str, str]] = {"yolo": {"--classes": "classes"}}
 
 
-def check_arguments(kind: str, name: str, data: Path) -> None:
+def check_arguments(kind: str, name: str, data: Path, train_args: Sequence[str] = ()) -> None:
     """Every argument error before the first step: unknown or unsupported kind, a bad or zoo name, a
-    data folder that is not of the kind's layout."""
+    data folder that is not of the kind's layout (with the training options it depends on, e.g. yolo's
+    `--classes` for a folder without classes.txt)."""
     from common.refs import resolve
 
     if kind not in model_names():
@@ -44,7 +48,19 @@ def check_arguments(kind: str, name: str, data: Path) -> None:
     check_name(name)
     if name in model_names():
         raise UserError(f"NAME={name!r} is a zoo model's own build folder: choose another name")
-    resolve(KINDS[kind])(data)
+    resolve(KINDS[kind])(data, **check_options(kind, train_args))
+
+
+def check_options(kind: str, train_args: Sequence[str]) -> dict[str, str]:
+    """The values of the kind's CHECK_OPTIONS given among `train_args`."""
+    import argparse
+
+    options = CHECK_OPTIONS.get(kind, {})
+    parser = argparse.ArgumentParser(add_help=False)
+    for option, keyword in options.items():
+        parser.add_argument(option, dest=keyword)
+    known, _ = parser.parse_known_args(list(train_args))
+    return {keyword: value for keyword, value in vars(known).items() if value is not None}
 
 
 def steps(kind: str, name: str, data: Path, build: Path, train_args: Sequence[str]) -> list[list[str]]:
@@ -107,7 +123,7 @@ def parser() -> ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parser().parse_args(argv)
-    check_arguments(args.kind, args.name, args.data)
+    check_arguments(args.kind, args.name, args.data, args.train_args)
     run_steps(steps(args.kind, args.name, args.data, args.build, args.train_args))
     add_card(args.kind, args.name, args.data, args.build)
     print(f"{args.name}: {args.build / args.name / 'model.tflite'} (report: {args.build / args.name / 'report.json'})")

@@ -21,7 +21,8 @@ RECIPE = Recipe(
         lister="models.yolo.data:list_items",
         describe="models.yolo.data:describe",
         tfds="coco/2017",
-        folder="YOLO layout images/ + labels/ (class 0 = person)",
+        folder="YOLO layout images/ + labels/: with classes.txt (or train's --classes) your classes "
+               "(models/yolo/folder.py), without it the zoo's person folders (COCO ids, class 0 = person)",
         eval_split="validation",
         folder_eval_split="all",
         class_names=("person",),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -270,7 +271,8 @@ def test_decode_and_nms_on_a_hand_made_tensor():
         [1.5 / 6 - 12 / 96, 4.5 / 6 - 18 / 96, 1.5 / 6 + 12 / 96, 4.5 / 6 + 18 / 96, 0.6, 0.5],
         [1.5 / 6 - 18.5 / 96, 4.5 / 6 - 24.5 / 96, 1.5 / 6 + 18.5 / 96, 4.5 / 6 + 24.5 / 96, 0.7, 0.3],
     ], np.float32)
-    np.testing.assert_allclose(rows, np.clip(expected, 0, 1), atol=1e-5)  # ranked by objectness x class
+    np.testing.assert_allclose(rows[:, :6], np.clip(expected, 0, 1), atol=1e-5)  # ranked by objectness x class
+    assert rows.shape == (3, 7) and (rows[:, 6] == 0).all()  # the best class of each box: the one class
     assert sigmoid(np.float32(-8.0)) < 0.25
     # batched, heads in either order (a .tflite may list its outputs 6x6 first)
     batch = decode_batch([fine[None], coarse[None]])
@@ -340,7 +342,7 @@ def test_map_of_a_resample_from_per_image_matches_is_the_map_of_its_images():
     from models.yolo.metric import ImageDetections, map50
 
     gt, dets = _fixture(3)
-    images = [ImageDetections(g, d, match_image(g, d)) for g, d in zip(gt, dets)]
+    images = [ImageDetections(g, d, (match_image(g, d),)) for g, d in zip(gt, dets)]  # one class
     rng = np.random.default_rng(0)
     for _ in range(5):
         idx = rng.integers(0, len(images), len(images))
@@ -361,9 +363,8 @@ def test_map_edge_cases():
 
 # ---- data: bad images --------------------------------------------------------------------------
 
-def test_undecodable_image_is_named(tmp_path):
-    from common.data.images import ImageError
-    from models.yolo.data import load_folder
+def test_undecodable_image_is_skipped_and_listed(tmp_path):
+    from models.yolo.data import load_folder, model_boxes
 
     (tmp_path / "images").mkdir()
     (tmp_path / "labels").mkdir()
@@ -373,11 +374,13 @@ def test_undecodable_image_is_named(tmp_path):
     (tmp_path / "labels" / "good.txt").write_text("0 0.5 0.5 0.5 0.5\n2 0.1 0.1 0.1 0.1\n")
     data = load_folder(tmp_path)
     assert data.x.shape == (1, 96, 96, 3) and data.x.dtype == np.float32 and 0 <= data.x.min() <= data.x.max() <= 1
-    np.testing.assert_allclose(data.boxes[0], [[0.25, 0.25, 0.75, 0.75]])  # person only
-    assert data.sizes == [(30, 40)]
+    np.testing.assert_allclose(data.boxes[0], [[0.25, 0.25, 0.75, 0.75, 0], [0.05, 0.05, 0.15, 0.15, 2]])
+    np.testing.assert_allclose(model_boxes(data.boxes[0], 1), [[0.25, 0.25, 0.75, 0.75, 0]])  # the person model's
+    assert data.sizes == [(30, 40)] and data.skipped == []
     (tmp_path / "images" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
-    with pytest.raises(ImageError, match="broken.jpg"):
-        load_folder(tmp_path)
+    data = load_folder(tmp_path)
+    assert [Path(p).name for p in data.paths] == ["good.jpg"]
+    assert [s["file"] for s in data.skipped] == ["images/broken.jpg"] and "broken.jpg" in data.skipped[0]["error"]
 
 
 def test_tfds_coco_examples_keep_person_boxes_only():
@@ -390,9 +393,9 @@ def test_tfds_coco_examples_keep_person_boxes_only():
         "is_crowd": tf.constant([False, False, True]),
         "bbox": tf.constant([[0.1, 0.2, 0.5, 0.6], [0, 0, 1, 1], [0, 0, 1, 1]], tf.float32),  # ymin xmin ymax xmax
     }}
-    image, corners = _tfds_person(example)
+    image, boxes = _tfds_person(example)
     assert image.shape == (20, 30, 3)
-    np.testing.assert_allclose(corners.numpy(), [[0.2, 0.1, 0.6, 0.5]])  # x_min y_min x_max y_max
+    np.testing.assert_allclose(boxes.numpy(), [[0.2, 0.1, 0.6, 0.5, 0]])  # x_min y_min x_max y_max, class 0
 
 
 # ---- training: targets and loss ----------------------------------------------------------------
