@@ -90,3 +90,25 @@ def test_an_unreadable_image_is_skipped_and_listed_never_relabelled(tmp_path):
     assert [s["file"] for s in items.skipped] == ["dog/broken.png"] and "broken.png" in items.skipped[0]["error"]
     assert len(items) == 12 and items.y.tolist() == [0] * 6 + [1] * 6
     assert "dog/broken.png" not in items.ids
+
+
+def test_a_class_list_goes_beside_the_model_and_with_its_int8_file(tmp_path):
+    from common.data.class_list import carry_classes, classes_file, parse_class_names, read_classes, write_classes
+
+    model, int8 = tmp_path / "m" / "model.keras", tmp_path / "m" / "model.tflite"
+    model.parent.mkdir()
+    assert classes_file(model) == classes_file(int8) == tmp_path / "m" / "model.classes.txt"
+    assert read_classes(model) is None and write_classes(model, None) is None
+    write_classes(model, ("cat", "dog"))
+    assert read_classes(int8) == ("cat", "dog") and classes_file(model).read_text() == "cat\ndog\n"
+    elsewhere = tmp_path / "out" / "mine.tflite"
+    elsewhere.parent.mkdir()
+    carry_classes(model, elsewhere)
+    assert read_classes(elsewhere) == ("cat", "dog")
+    write_classes(model, None)
+    carry_classes(model, elsewhere)  # a model of the recipe's classes leaves no stale list behind
+    assert not classes_file(elsewhere).exists()
+    for lines, message in [([], "no class name"), (["a", "", "b"], "class 1 has no name"),
+                           (["a", "b", "a"], "class name.s. a given more than once")]:
+        with pytest.raises(DataLayoutError, match=message):
+            parse_class_names(lines, "x/classes.txt")

@@ -73,6 +73,7 @@ def quantize(recipe: Recipe, model_path: str | os.PathLike, out_path: str | os.P
     """Calibrate, run the recipe's passes with their checks, verify and write `out_path` + sidecar."""
     from common.graph.efinix import check_efinix
     from common.graph.keras_io import load_model
+    from common.data.class_list import carry_classes
     from common.graph.quantize import check_int8, convert_int8, write_quantized
     from common.pipeline.references import fetch_file
 
@@ -117,9 +118,11 @@ def quantize(recipe: Recipe, model_path: str | os.PathLike, out_path: str | os.P
     out_path = Path(out_path)
     check_int8(flatbuffer)
     check_efinix(flatbuffer, label=f"{out_path.name} (not written)")
-    return write_quantized(out_path, flatbuffer, {
+    written = write_quantized(out_path, flatbuffer, {
         "model": recipe.name, "calibration": record, "passes": done, "options": options,
         "ptq_seconds": round(time.perf_counter() - start, 2)})
+    carry_classes(model_path, out_path)  # a model of your classes: its class list goes with it
+    return written
 
 
 def parser(recipe: Recipe, description: str | None = None) -> ArgumentParser:

@@ -11,7 +11,7 @@ or only those of testing_list.txt in a full v0.02 archive; without --data-dir th
 speech_commands test split is used. Corrupt or empty files are reported by name, counted
 ("skipped") and left out; the run goes on. The clips whose speakers calibrated the .tflite are
 left out of every score (`all_items` in report.json keeps the whole folder for comparison).
-A model trained on your --keywords (its `<name>.classes.json` beside it) is scored on the test
+A model trained on your --keywords (its `<name>.classes.txt` beside it) is scored on the test
 speakers of its folder, in its classes (`class_names` in report.json).
 """
 from __future__ import annotations

@@ -11,14 +11,13 @@ two parts: by the archive's testing_list.txt / validation_list.txt when the fold
 published model never trained on those speakers), else by a hash of the speaker id, train 70%,
 validation 10%, test 20%; a recording's windows by time (its first 70% train, ...).
 
-A model trained with `--keywords` has its classes beside it (`model.classes.json` beside
+A model trained with `--keywords` has its classes beside it (`model.classes.txt` beside
 `model.keras`, and beside the `model.tflite` quantize writes), where quantize and evaluate find them.
 """
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import re
 import sys
@@ -29,6 +28,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from common.data import class_list
 from common.data.audio import AUDIO_EXTENSIONS, AudioError, list_audio, load_audio
 from common.errors import DataLayoutError, UserError
 from models.dscnn_kws.frontend import SAMPLE_RATE
@@ -45,7 +45,6 @@ SPLITS = {"train": 70, "validation": 10, "test": 20}  # percent of the speakers 
 SPLIT_SALT = "dscnn_kws keywords:"
 SPLIT_LISTS = {"testing_list.txt": "test", "validation_list.txt": "validation"}
 LAYOUT = "one sub-folder per word, <word>/<speaker>_nohash_<n>.wav|.flac"
-CLASSES_SUFFIX = ".classes.json"
 
 _ACTIVE: ContextVar[tuple[str, ...] | None] = ContextVar("dscnn_kws_keywords", default=None)
 
@@ -294,35 +293,21 @@ def describe_classes(keywords: Sequence[str] | None) -> str:
     return f"keywords {','.join(keywords)}" if keywords else f"the zoo's {len(ZOO_CLASSES)} classes"
 
 
-def classes_file(model: str | os.PathLike) -> Path:
-    """`build/x/model.keras` and `build/x/model.tflite` -> `build/x/model.classes.json`."""
-    model = Path(model)
-    return model.with_name(model.stem + CLASSES_SUFFIX)
-
-
 def write_classes(model: str | os.PathLike, keywords: Sequence[str] | None) -> Path | None:
-    """Record the keywords of `model` beside it (None: the zoo's classes; a stale record is removed)."""
-    from common.atomic import write_json
-
-    path = classes_file(model)
-    if not keywords:
-        path.unlink(missing_ok=True)
-        return None
-    return write_json(path, {"keywords": list(keywords), "class_names": list(class_names(keywords)),
-                             "splits_percent": SPLITS})
+    """Record the classes of `model` beside it (`common.data.class_list`; None: the zoo's classes, a stale
+    record is removed)."""
+    return class_list.write_classes(model, class_names(keywords) if keywords else None)
 
 
 def read_classes(model: str | os.PathLike) -> tuple[str, ...] | None:
-    """The keywords recorded beside `model` (None: none recorded, the zoo's classes)."""
-    path = classes_file(model)
-    if not path.is_file():
+    """The keywords of the classes recorded beside `model` (None: none recorded, the zoo's classes)."""
+    names = class_list.read_classes(model)
+    if names is None:
         return None
-    try:
-        record = json.loads(path.read_text())
-        keywords = parse_keywords(record["keywords"])
-    except (ValueError, KeyError, TypeError, UserError) as exc:
-        raise UserError(f"{path}: not the classes of {Path(model).name} ({exc}); train it again") from None
-    return keywords
+    if names[-2:] != (SILENCE, UNKNOWN):
+        raise UserError(f"{class_list.classes_file(model)}: the classes of a keyword model end with {SILENCE}, "
+                        f"{UNKNOWN} (these: {', '.join(names)}); train it again")
+    return parse_keywords(names[:-2])
 
 
 def check_outputs(model: str | os.PathLike, keywords: Sequence[str] | None) -> None:
@@ -340,7 +325,8 @@ def check_outputs(model: str | os.PathLike, keywords: Sequence[str] | None) -> N
 
         outputs = int(load_model(model).output_shape[-1])
     if outputs != len(classes):
-        where = f"{classes_file(model).name}" if keywords else f"no {classes_file(model).name} beside it"
+        name = class_list.classes_file(model).name
+        where = name if keywords else f"no {name} beside it"
         raise UserError(f"{model} has {outputs} outputs but {len(classes)} classes ({describe_classes(keywords)}: "
                         f"{where}); give the files of one training")
 

@@ -8,7 +8,7 @@ With --data-dir, whole speakers of the scored clips (all clips of a test-set fol
 an archive is another split, so there its validation_list.txt clips calibrate) are drawn in a seeded
 order until --calibration-n clips; the `.quant.json` sidecar lists them (relative paths and sha256), and
 evaluation leaves them out. Without it, a seeded sample of the TFDS speech_commands validation split
-is used (as MLPerf Tiny). A model trained on your --keywords (its `<name>.classes.json` beside it)
+is used (as MLPerf Tiny). A model trained on your --keywords (its `<name>.classes.txt` beside it)
 calibrates on the validation speakers of its folder, and its classes go beside --out.
 """
 from __future__ import annotations
@@ -26,14 +26,12 @@ _step = step("dscnn_kws", __doc__)
 @user_errors_as_one_line()
 def main(argv: Sequence[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
-    given = kw.model_options(argv, "--model", "--out")
-    keywords = kw.read_classes(given["--model"]) if given["--model"] else None
-    if given["--model"]:
-        kw.check_outputs(given["--model"], keywords)
+    model = kw.model_options(argv, "--model")["--model"]
+    keywords = kw.read_classes(model) if model else None
+    if model:
+        kw.check_outputs(model, keywords)
     with kw.using(keywords):
-        _step(argv)
-    if given["--out"]:
-        kw.write_classes(given["--out"], keywords)
+        _step(argv)  # carries the class list beside --out
 
 
 if __name__ == "__main__":

@@ -206,7 +206,7 @@ parse_args, main = fit.cli(TrainConfig, train, __doc__, RECIPE, help={
     "keywords": "your words, comma-separated: the classes in this order, then _silence_ and _unknown_ (every "
                 "other word folder); needs --data-dir, whose speakers it splits into train/validation/test "
                 "(an archive's testing_list.txt/validation_list.txt, else 70/10/20 by a hash of the speaker id); "
-                "written beside --out as <name>.classes.json for quantize and evaluate; empty: the zoo's 12 "
+                "written beside --out as <name>.classes.txt for quantize and evaluate; empty: the zoo's 12 "
                 "classes",
 }, choices={"init": ("scratch", "pretrained")}, check=_check_layout)
 

@@ -1,8 +1,8 @@
 """Which classes a yolo model detects (in output order), and the recipe that scores it.
 
-A model trained on your classes carries its class list beside it, `<model>.classes.txt` (one name per
-line): `build/N/model.keras` and `build/N/model.tflite` share `build/N/model.classes.txt`. Training
-writes it; quantize writes it beside its `--out` too. A model without one is the zoo's person
+A model trained on your classes carries its class list beside it (`common.data.class_list`):
+`build/N/model.keras` and `build/N/model.tflite` share `build/N/model.classes.txt`. Training writes it;
+the quantize step carries it beside its `--out`. A model without one is the zoo's person
 detector. The quantize and evaluate steps take the class list from `--model`'s (then
 `--float-model`'s) list, else from the data folder's classes.txt, else the person model's, and refuse
 a model whose heads have another number of classes, or a folder that lists other classes.
@@ -16,38 +16,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
+from common.data.class_list import classes_file, read_classes, write_classes  # noqa: F401  (yolo's API)
 from common.errors import DataLayoutError, ModelFileError
 from common.pipeline.recipe import Recipe
-from models.yolo.folder import FOLDER_SPLITS, LAYOUT, class_names, parse_classes, scan_folder
+from models.yolo.folder import FOLDER_SPLITS, LAYOUT, class_names, scan_folder
 from models.yolo.recipe import RECIPE
 
-SIDECAR_SUFFIX = ".classes.txt"
 ANCHORS_PER_HEAD = 3
 BOX_VALUES = 5  # x, y, w, h, objectness
-
-
-def sidecar(model: str | os.PathLike) -> Path:
-    """Where a model's class list lies: `<model without its suffix>.classes.txt`."""
-    return Path(model).with_suffix(SIDECAR_SUFFIX)
-
-
-def write_classes(model: str | os.PathLike, classes: Sequence[str] | None) -> Path | None:
-    """Write (or, for the person model, remove) the class list beside `model`."""
-    from common.atomic import atomic_path
-
-    path = sidecar(model)
-    if classes is None:
-        path.unlink(missing_ok=True)
-        return None
-    with atomic_path(path) as tmp:
-        Path(tmp).write_text("".join(f"{name}\n" for name in classes))
-    return path
-
-
-def read_classes(model: str | os.PathLike) -> tuple[str, ...] | None:
-    """The class list beside `model`, None when it has none."""
-    path = sidecar(model)
-    return parse_classes(path.read_text().splitlines(), str(path)) if path.is_file() else None
 
 
 def depth_classes(depth: int) -> int:
@@ -81,7 +57,7 @@ def model_classes(models: Sequence[str | os.PathLike | None], data_dir: str | os
     for model in given:
         names = read_classes(model)
         if names is not None:
-            where = str(sidecar(model))
+            where = str(classes_file(model))
             break
     listed = class_names(data_dir) if data_dir and Path(data_dir).is_dir() else None
     if names is not None and listed is not None and listed != names:
@@ -93,7 +69,7 @@ def model_classes(models: Sequence[str | os.PathLike | None], data_dir: str | os
         found = head_classes(given[0])
         if found != expected:
             said = (f"{len(names)} classes ({', '.join(names)})" if names is not None else
-                    f"the person model (no {sidecar(given[0]).name} beside it)")
+                    f"the person model (no {classes_file(given[0]).name} beside it)")
             raise ModelFileError(f"{given[0]}: its heads detect {found} classes, but it is scored as {said}")
     if names is not None and data_dir and Path(data_dir).is_dir():
         scan_folder(data_dir, names)  # every label one of these classes, before anything is read

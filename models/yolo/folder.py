@@ -27,6 +27,7 @@ from typing import Sequence
 
 import numpy as np
 
+from common.data.class_list import parse_class_names
 from common.data.class_folders import ClassFolders, split_by_file
 from common.data.images import IMAGE_EXTENSIONS, read_yolo_labels
 from common.errors import DataLayoutError, LabelError
@@ -50,30 +51,14 @@ class YoloFolder:
         return {name: int((ids == k).sum()) for k, name in enumerate(self.classes or ())}
 
 
-def parse_classes(raw: Sequence[str], where: str) -> tuple[str, ...]:
-    """Class names from the lines of a classes.txt or the parts of a `--classes a,b,c` value."""
-    names = [name.strip() for name in raw]
-    while names and not names[-1]:
-        names.pop()
-    if not names:
-        raise DataLayoutError(f"{where}: no class name in it (one name per line; line k names class id k)")
-    if "" in names:
-        raise DataLayoutError(f"{where}: class {names.index('')} has no name (an empty line would shift every "
-                              "later class id): remove it or name the class")
-    repeated = sorted({n for n in names if names.count(n) > 1})
-    if repeated:
-        raise DataLayoutError(f"{where}: class name(s) {', '.join(repeated)} given more than once")
-    return tuple(names)
-
-
 def class_names(data_dir: str | os.PathLike, classes: str | Sequence[str] | None = None) -> tuple[str, ...] | None:
     """The classes of a folder: `classes` (a `--classes a,b,c` value or names) when given, which must
     agree with its classes.txt where it has one; else its classes.txt; None when it has neither."""
     listed = Path(data_dir) / CLASSES_FILE
-    from_file = parse_classes(listed.read_text().splitlines(), str(listed)) if listed.is_file() else None
+    from_file = parse_class_names(listed.read_text().splitlines(), str(listed)) if listed.is_file() else None
     if not classes:
         return from_file
-    given = parse_classes(classes.split(",") if isinstance(classes, str) else classes, "--classes")
+    given = parse_class_names(classes.split(",") if isinstance(classes, str) else classes, "--classes")
     if from_file is not None and from_file != given:
         raise DataLayoutError(f"--classes {','.join(given)} differs from {listed} ({','.join(from_file)}): "
                               "give one of the two")

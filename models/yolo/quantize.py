@@ -8,7 +8,7 @@ coco/2017 train images, with the evaluation preprocessing (plain resize to 96x96
 
 A model of your classes (its `<model>.classes.txt`, or the folder's classes.txt; `models.yolo.classes`)
 is calibrated on a seeded sample of the folder's train images (its test images are scored), and its
-class list is written beside `--out`.
+class list goes beside `--out` (`common.data.class_list`).
 
     python -m models.yolo.quantize --model build/yolo/model.keras --out build/yolo/model.tflite \\
         --data-dir ../shared/data/coco128_person --activation-ranges efinix
@@ -25,17 +25,11 @@ from common.cli import user_errors_as_one_line
 @user_errors_as_one_line()
 def main(argv: Sequence[str] | None = None) -> None:
     """The pipeline's quantize step with the recipe of the model's classes."""
-    import argparse
-
     from common.pipeline import quantize
-    from models.yolo.classes import command_classes, recipe_for, write_classes
+    from models.yolo.classes import command_classes, recipe_for
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    classes = command_classes(argv, ["--model"])
-    quantize.main(recipe_for(classes), argv, __doc__)
-    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    parser.add_argument("--out")
-    write_classes(parser.parse_known_args(argv)[0].out, classes)
+    quantize.main(recipe_for(command_classes(argv, ["--model"])), argv, __doc__)
 
 
 if __name__ == "__main__":

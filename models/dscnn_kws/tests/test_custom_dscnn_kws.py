@@ -243,7 +243,7 @@ def test_quantize_and_evaluate_find_the_classes_beside_the_model(tmp_path, capsy
     build_model(num_classes=4).save(keras_file)
     kw.write_classes(keras_file, ("c", "a"))
     quantize.main(["--data-dir", str(data), "--model", str(keras_file), "--out", str(tflite)])
-    assert kw.read_classes(tflite) == ("c", "a")  # tmp/t/mine.classes.json, written beside --out
+    assert kw.read_classes(tflite) == ("c", "a")  # tmp/t/mine.classes.txt, written beside --out
     calibrated = json.loads(tflite.with_suffix(".quant.json").read_text())["calibration"]
     validation = [c.id for c in kw.keyword_folder(data, ("c", "a"), "validation").clips]
     assert calibrated["split"] == "validation" and set(calibrated["items"]) <= set(validation)
