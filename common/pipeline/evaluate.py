@@ -134,6 +134,32 @@ def read_calibration_record(model: Path) -> dict | None:
     return read_quantization_metadata(model).get("calibration") if model.suffix == ".tflite" else None
 
 
+def check_model_files(recipe: Recipe, model: str | os.PathLike, float_model: str | os.PathLike | None = None, *,
+                      report: bool = True) -> dict[str, tuple[int, ...]]:
+    """The checks of the model files before anything is read (int8 with a report, an input the recipe's
+    data fits): their input shapes, by label. A kind's own checks of the files (e.g. its classes) come after."""
+    if report:
+        require_int8_tflite(model, "--model")
+    accepted = (recipe.input_shape, *recipe.input_adapters)
+    shapes = {INT8: require_input_shape(model, *accepted, data=recipe.input_description)}
+    if float_model:
+        shapes[FLOAT] = require_input_shape(float_model, *accepted, data=recipe.input_description)
+    return shapes
+
+
+def check_command_models(recipe: Recipe, argv: Sequence[str]) -> None:
+    """`check_model_files` of an evaluate command line (its --model, --float-model, --report); what is
+    missing or malformed there is left to the step's own parser."""
+    import argparse
+
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    for option in ("--model", "--float-model", "--report"):
+        parser.add_argument(option)
+    known, _ = parser.parse_known_args(list(argv))
+    if known.model:
+        check_model_files(recipe, known.model, known.float_model, report=bool(known.report))
+
+
 def evaluate(recipe: Recipe, model: str | os.PathLike, *, source: DataSource = DataSource(),
              split: str | None = None, float_model: str | os.PathLike | None = None,
              references: Sequence[str] | None = None, report: str | os.PathLike | None = None,
@@ -143,12 +169,8 @@ def evaluate(recipe: Recipe, model: str | os.PathLike, *, source: DataSource = D
     from common.pipeline.references import fetch_reference
 
     model = Path(model)
-    if report:
-        require_int8_tflite(model, "--model")
+    shapes = check_model_files(recipe, model, float_model, report=bool(report))
     accepted = (recipe.input_shape, *recipe.input_adapters)
-    shapes = {INT8: require_input_shape(model, *accepted, data=recipe.input_description)}
-    if float_model:
-        shapes[FLOAT] = require_input_shape(float_model, *accepted, data=recipe.input_description)
     competitors = competitor_references(recipe, references) if report else []
     paths = {INT8: model}
     for ref in competitors:

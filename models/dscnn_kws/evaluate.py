@@ -21,8 +21,9 @@ from typing import Sequence
 
 from common.cli import user_errors_as_one_line
 from common.errors import UserError
-from common.pipeline.evaluate import step
+from common.pipeline.evaluate import check_command_models, step
 from models.dscnn_kws import keywords as kw
+from models.dscnn_kws.recipe import RECIPE
 
 _step = step("dscnn_kws", __doc__)
 
@@ -30,6 +31,7 @@ _step = step("dscnn_kws", __doc__)
 @user_errors_as_one_line()
 def main(argv: Sequence[str] | None = None):
     argv = list(sys.argv[1:] if argv is None else argv)
+    check_command_models(RECIPE, argv)  # the files' own checks before their classes'
     given = kw.model_options(argv, "--model", "--float-model")
     keywords = kw.read_classes(given["--model"]) if given["--model"] else None
     for option, path in given.items():

@@ -29,8 +29,10 @@ def evaluate(argv: Sequence[str] | None = None):
     """The pipeline's evaluate step with the recipe of the model's classes."""
     from common.pipeline import evaluate as step
     from models.yolo.classes import command_classes, recipe_for
+    from models.yolo.recipe import RECIPE
 
     argv = list(sys.argv[1:] if argv is None else argv)
+    step.check_command_models(RECIPE, argv)  # the files' own checks before their classes'
     return step.main(recipe_for(command_classes(argv, ["--model", "--float-model"])), argv, __doc__)
 
 
