@@ -9,23 +9,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-import soundfile
 
 from common.errors import DataLayoutError
 from tests.helpers import REPO, require_shared
 
-SR = 16000
+from models.autoencoder.tests.test_autoencoder import _wav as _tone
 
 
 def _wav(path: Path, seconds: float = 0.5, seed: int = 0, amplitude: float = 0.1) -> Path:
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * SR)) / SR
-    audio = amplitude * (0.5 * rng.standard_normal(len(t)) + np.sin(2 * np.pi * (300 + 50 * seed) * t))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    soundfile.write(path, audio.astype(np.float32), SR, subtype="PCM_16")
-    return path
+    return _tone(path, seconds, seed=seed, amplitude=amplitude)
 
 
 def _clips(root: Path, names: list[str]) -> Path:
