@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from common import env  # noqa: F401
-from common.data.class_folders import scan_class_folders, split_by_file
+from common.data.class_folders import ClassFolders, scan_class_folders, split_by_file
 from common.data.images import IMAGE_EXTENSIONS, ImageError, read_image, read_yolo_folder, resize
 from common.data.items import DataSource, Items, relative_id, tfds_ids
 from common.data.weights import sha256_of
@@ -95,7 +95,7 @@ def folder_layout(data_dir: str | os.PathLike) -> str:
     return "class_folders"
 
 
-def folder_classes(data_dir: str | os.PathLike):
+def folder_classes(data_dir: str | os.PathLike) -> ClassFolders:
     """The two classes and their images of a class-folder dataset (`make custom`'s check)."""
     data_dir = Path(data_dir)
     if (data_dir / "images").is_dir():
