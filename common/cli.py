@@ -45,6 +45,16 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(EXIT_USER_ERROR, f"error: {message} (see {self.prog} --help)\n")
 
 
+def option_values(argv: Sequence[str], *names: str, allow_abbrev: bool = True) -> dict[str, str | None]:
+    """The values of the options `names` (e.g. "--model") in a command line meant for another parser,
+    read ahead of it (None where absent); everything else is left to that parser, which reports it."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=allow_abbrev)
+    for name in names:
+        parser.add_argument(name, dest=name)
+    known, _ = parser.parse_known_args(list(argv))
+    return {name: getattr(known, name) for name in names}
+
+
 def positive_int(text: str) -> int:
     """argparse type: an integer >= 1."""
     try:

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-from common.cli import ArgumentParser
+from common.cli import ArgumentParser, option_values
 from common.deploy.kit import check_name
 from common.errors import UserError
 from common.pipeline.recipe import model_names
@@ -53,14 +53,9 @@ def check_arguments(kind: str, name: str, data: Path, train_args: Sequence[str] 
 
 def check_options(kind: str, train_args: Sequence[str]) -> dict[str, str]:
     """The values of the kind's CHECK_OPTIONS given among `train_args`."""
-    import argparse
-
     options = CHECK_OPTIONS.get(kind, {})
-    parser = argparse.ArgumentParser(add_help=False)
-    for option, keyword in options.items():
-        parser.add_argument(option, dest=keyword)
-    known, _ = parser.parse_known_args(list(train_args))
-    return {keyword: value for keyword, value in vars(known).items() if value is not None}
+    given = option_values(train_args, *options)
+    return {keyword: given[option] for option, keyword in options.items() if given[option] is not None}
 
 
 def steps(kind: str, name: str, data: Path, build: Path, train_args: Sequence[str]) -> list[list[str]]:

@@ -26,7 +26,7 @@ import numpy as np
 
 from common import env  # noqa: F401
 from common.atomic import atomic_path, write_json
-from common.cli import ArgumentParser, output_dir, output_file
+from common.cli import ArgumentParser, option_values, output_dir, output_file
 from common.data.items import DataSource, Items, held_out_mask, take
 from common.errors import UserError
 from common.evaluation import stats
@@ -150,14 +150,9 @@ def check_model_files(recipe: Recipe, model: str | os.PathLike, float_model: str
 def check_command_models(recipe: Recipe, argv: Sequence[str]) -> None:
     """`check_model_files` of an evaluate command line (its --model, --float-model, --report); what is
     missing or malformed there is left to the step's own parser."""
-    import argparse
-
-    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    for option in ("--model", "--float-model", "--report"):
-        parser.add_argument(option)
-    known, _ = parser.parse_known_args(list(argv))
-    if known.model:
-        check_model_files(recipe, known.model, known.float_model, report=bool(known.report))
+    given = option_values(argv, "--model", "--float-model", "--report", allow_abbrev=False)
+    if given["--model"]:
+        check_model_files(recipe, given["--model"], given["--float-model"], report=bool(given["--report"]))
 
 
 def evaluate(recipe: Recipe, model: str | os.PathLike, *, source: DataSource = DataSource(),

@@ -19,7 +19,7 @@ from __future__ import annotations
 import sys
 from typing import Sequence
 
-from common.cli import user_errors_as_one_line
+from common.cli import option_values, user_errors_as_one_line
 from common.errors import UserError
 from common.pipeline.evaluate import check_command_models, step
 from models.dscnn_kws import keywords as kw
@@ -32,7 +32,7 @@ _step = step("dscnn_kws", __doc__)
 def main(argv: Sequence[str] | None = None):
     argv = list(sys.argv[1:] if argv is None else argv)
     check_command_models(RECIPE, argv)  # the files' own checks before their classes'
-    given = kw.model_options(argv, "--model", "--float-model")
+    given = option_values(argv, "--model", "--float-model")
     keywords = kw.read_classes(given["--model"]) if given["--model"] else None
     for option, path in given.items():
         if path:

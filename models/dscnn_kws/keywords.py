@@ -329,14 +329,3 @@ def check_outputs(model: str | os.PathLike, keywords: Sequence[str] | None) -> N
         where = name if keywords else f"no {name} beside it"
         raise UserError(f"{model} has {outputs} outputs but {len(classes)} classes ({describe_classes(keywords)}: "
                         f"{where}); give the files of one training")
-
-
-def model_options(argv: Sequence[str], *names: str) -> dict[str, str | None]:
-    """The values of the options `names` (e.g. "--model") in a step's arguments, the rest left to the step."""
-    import argparse
-
-    parser = argparse.ArgumentParser(add_help=False)
-    for name in names:
-        parser.add_argument(name)
-    known, _ = parser.parse_known_args(list(argv))
-    return {name: getattr(known, name.lstrip("-").replace("-", "_")) for name in names}

@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 from typing import Sequence
 
-from common.cli import user_errors_as_one_line
+from common.cli import option_values, user_errors_as_one_line
 from common.pipeline.quantize import step
 from models.dscnn_kws import keywords as kw
 
@@ -26,7 +26,7 @@ _step = step("dscnn_kws", __doc__)
 @user_errors_as_one_line()
 def main(argv: Sequence[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
-    model = kw.model_options(argv, "--model")["--model"]
+    model = option_values(argv, "--model")["--model"]
     keywords = kw.read_classes(model) if model else None
     if model:
         kw.check_outputs(model, keywords)

@@ -85,13 +85,13 @@ class FolderData:
 
 
 def folder_layout(data_dir: str | os.PathLike) -> str:
-    """"yolo" (images/ + labels/) or "class_folders" (two class sub-folders); a one-line error otherwise."""
+    """"yolo" (images/ + labels/) or "class_folders" (two class sub-folders, checked as they are read:
+    `folder_classes`); a one-line error for no folder."""
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise DataLayoutError(f"--data-dir {data_dir} is not a directory")
     if (data_dir / "images").is_dir():
         return "yolo"  # read_yolo_folder explains a missing or mismatched labels/ folder
-    folder_classes(data_dir)
     return "class_folders"
 
 
@@ -128,18 +128,16 @@ def resolve_split(data_dir: str | os.PathLike, split: str) -> str:
 def list_labelled_files(data_dir: str | os.PathLike, split: str = "all"
                         ) -> tuple[str, list[tuple[Path, int]], tuple[str, ...]]:
     """(layout, [(image path, label)] of `split`, class names) of a folder dataset, in a deterministic order."""
-    layout = folder_layout(data_dir)
-    data_dir = Path(data_dir)
-    if layout == "yolo":
+    if folder_layout(data_dir) == "yolo":
         items = [(item.image, vww_label(item.boxes)) for item in read_yolo_folder(data_dir)]
-        return layout, items[_slice(len(items), resolve_split(data_dir, split))], CLASS_NAMES
+        return "yolo", items[_slice(len(items), resolve_split(data_dir, split))], CLASS_NAMES
     data = folder_classes(data_dir)
     part = _named_split(split)
     if part:
         items = split_by_file(data, tuple(FOLDER_SPLITS.values()), SPLIT_SEED)[list(FOLDER_SPLITS).index(part)]
-        return layout, sorted(items), data.classes
+        return "class_folders", sorted(items), data.classes
     items = list(data.files)
-    return layout, items[_slice(len(items), split)], data.classes
+    return "class_folders", items[_slice(len(items), split)], data.classes
 
 
 def _slice(n: int, split: str) -> slice:

@@ -105,11 +105,8 @@ def recipe_for(classes: Sequence[str] | None) -> Recipe:
 def command_classes(argv: Sequence[str], model_options: Sequence[str]) -> tuple[str, ...] | None:
     """`model_classes` of a quantize/evaluate command line: its `model_options` (e.g. --model,
     --float-model) and --data-dir; the step's own parser reports what is missing or malformed."""
-    import argparse
+    from common.cli import option_values
 
-    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    for option in (*model_options, "--data-dir"):
-        parser.add_argument(option)
-    known, _ = parser.parse_known_args(list(argv))
-    values = [getattr(known, option[2:].replace("-", "_")) for option in model_options]
-    return model_classes(values, known.data_dir) if values[0] else None
+    given = option_values(argv, *model_options, "--data-dir", allow_abbrev=False)
+    values = [given[option] for option in model_options]
+    return model_classes(values, given["--data-dir"]) if values[0] else None
